@@ -1,0 +1,46 @@
+"""In-process fakes of IdentityNow and ServiceNow, for your tests and ours.
+
+The fakes are WSGI applications with inspectable, lock-protected state. Reach them over loopback with
+:func:`serve` (optionally TLS), or without sockets by mounting a :class:`WSGIAdapter` on a
+:class:`requests.Session`::
+
+    from sim_servicenow.testing import FakeServiceNow, serve
+
+    with serve(FakeServiceNow(users={"admin": "secret"})) as sn:
+        client = ServiceNowClient(sn.url, BasicAuth("admin", "secret"))
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._server import DropConnection, ServedApp, WSGIAdapter, mount, serve
+
+if TYPE_CHECKING:
+    from ._identitynow import FakeIdentityNow
+    from ._servicenow import FakeServiceNow
+
+_LAZY = {
+    "FakeServiceNow": "._servicenow",
+    "FakeIdentityNow": "._identitynow",
+}
+
+__all__ = [
+    "DropConnection",
+    "FakeIdentityNow",
+    "FakeServiceNow",
+    "ServedApp",
+    "WSGIAdapter",
+    "mount",
+    "serve",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim_servicenow.testing' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
