@@ -281,7 +281,8 @@ class HttpCore:
         if headers:
             send_headers.update(headers)
         request_auth = self.auth if auth is True else (auth or None)
-        started = time.monotonic()
+        # Waits are counted as planned as well as measured, so the deadline holds when sleeping is removed.
+        clock = _Elapsed()
         attempt = 0
         while True:
             attempt += 1
@@ -312,14 +313,14 @@ class HttpCore:
                     (time.monotonic() - sent_at) * 1000,
                     type(exc).__name__,
                 )
-                delay = self._next_delay(method, idempotent, None, None, attempt, started)
+                delay = self._next_delay(method, idempotent, None, None, attempt, clock)
                 if delay is None:
                     raise TransportError(
                         f"{method} {shown}: no response ({type(exc).__name__}) after {attempt} attempt(s)",
                         method=method,
                         url=shown,
                     ) from exc
-                self._pause(delay)
+                self._pause(delay, clock)
                 continue
             self._logger.debug(
                 "%s %s -> %d in %.1f ms",
@@ -331,13 +332,13 @@ class HttpCore:
             if response.status_code < 300:
                 return response
             retry_after = parse_retry_after(response.headers)
-            delay = self._next_delay(method, idempotent, response.status_code, retry_after, attempt, started)
+            delay = self._next_delay(method, idempotent, response.status_code, retry_after, attempt, clock)
             if delay is None:
                 error = error_from_response(response)
                 response.close()
                 raise error
             response.close()
-            self._pause(delay)
+            self._pause(delay, clock)
 
     def request_json(
         self,
@@ -371,7 +372,7 @@ class HttpCore:
         status: int | None,
         retry_after: float | None,
         attempt: int,
-        started: float,
+        clock: _Elapsed,
     ) -> float | None:
         """Seconds to wait before another attempt, or ``None`` when no other attempt may be made."""
         policy = self.retry
@@ -380,11 +381,23 @@ class HttpCore:
         if not policy.may_retry(method, idempotent=idempotent, status=status):
             return None
         delay = policy.backoff(attempt, retry_after)
-        if policy.deadline is not None and time.monotonic() - started + delay > policy.deadline:
+        if policy.deadline is not None and clock.elapsed() + delay > policy.deadline:
             return None
         self.stats["retries"] += 1
         return delay
 
-    def _pause(self, seconds: float) -> None:
+    def _pause(self, seconds: float, clock: _Elapsed) -> None:
+        clock.waited += seconds
         if seconds > 0:
             self.retry.sleep(seconds)
+
+
+class _Elapsed:
+    """Time spent on one logical request: measured, but never less than the waits planned so far."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.waited = 0.0
+
+    def elapsed(self) -> float:
+        return max(time.monotonic() - self.started, self.waited)
