@@ -39,6 +39,16 @@ SECRET_PARAMS = frozenset(
 _BODY_START = 200
 
 
+class _NoAuth(requests.auth.AuthBase):
+    """Sends a request as it is: unlike ``auth=None``, it also keeps a session's own ``auth`` off."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+_NO_AUTH = _NoAuth()
+
+
 def user_agent() -> str:
     """``sim-servicenow/<version>``."""
     from .. import __version__
@@ -84,7 +94,7 @@ def check_base_url(url: str, *, allow_insecure_http: bool = False, what: str = "
     """Validate a service URL; returns it with a trailing slash. ``http://`` only to loopback unless allowed."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError("invalid URL", [ValidationProblem(what, f"expected an http(s) URL, got {url!r}")])
+        raise ConfigError("invalid URL", [ValidationProblem(what, f"expected an http(s) URL, got {redact_url(url)!r}")])
     if parts.scheme == "http" and not allow_insecure_http and not _is_loopback(parts.hostname):
         raise ConfigError(
             "insecure URL",
@@ -280,7 +290,7 @@ class HttpCore:
         send_headers = {"Accept": "application/json", "User-Agent": user_agent()}
         if headers:
             send_headers.update(headers)
-        request_auth = self.auth if auth is True else (auth or None)
+        request_auth = self.auth if auth is True else (auth or _NO_AUTH)
         # Waits are counted as planned as well as measured, so the deadline holds when sleeping is removed.
         clock = _Elapsed()
         attempt = 0
@@ -304,7 +314,10 @@ class HttpCore:
                 )
             except requests.RequestException as exc:
                 self.stats["transport_errors"] += 1
-                failed_url = exc.request.url if exc.request is not None and exc.request.url else url
+                # The failed request's body may hold credentials (a token request's form); drop it from the
+                # exception we chain, so error trackers that dump attributes cannot show it.
+                failed_request, exc.request = exc.request, None
+                failed_url = failed_request.url if failed_request is not None and failed_request.url else url
                 shown = redact_url(failed_url if isinstance(failed_url, str) else url)
                 self._logger.debug(
                     "%s %s failed after %.1f ms: %s",
