@@ -32,8 +32,9 @@ def test_all_names_import(package: str) -> None:
 
 
 def test_version_comes_from_metadata() -> None:
-    import sim_servicenow
     from importlib.metadata import version
+
+    import sim_servicenow
 
     assert sim_servicenow.__version__ == version("sim-servicenow")
 
@@ -47,6 +48,7 @@ def test_unknown_attribute_is_attribute_error() -> None:
 
 def test_import_is_lazy() -> None:
     # Importing the package must not import the heavy layers; scripts and the CLI start fast.
-    code = "import sys, sim_servicenow; print(','.join(m for m in ('requests', 'authlib', 'airspeed', 'sqlite3') if m in sys.modules))"
+    heavy = ("requests", "authlib", "airspeed", "sqlite3")
+    code = f"import sys, sim_servicenow; print(','.join(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.strip()
     assert out == ""

@@ -335,13 +335,14 @@ class HttpCore:
                     ) from exc
                 self._pause(delay, clock)
                 continue
-            self._logger.debug(
-                "%s %s -> %d in %.1f ms",
-                method,
-                redact_url(response.url or url),
-                response.status_code,
-                (time.monotonic() - sent_at) * 1000,
-            )
+            if self._logger.isEnabledFor(logging.DEBUG):
+                self._logger.debug(
+                    "%s %s -> %d in %.1f ms",
+                    method,
+                    redact_url(response.url or url),
+                    response.status_code,
+                    (time.monotonic() - sent_at) * 1000,
+                )
             if response.status_code < 300:
                 return response
             retry_after = parse_retry_after(response.headers)

@@ -34,8 +34,8 @@ def iter_offset_pages(
 ) -> Iterator[T]:
     """Yield every item of an offset/limit collection, fetching one page at a time on demand.
 
-    ``fetch(offset, limit)`` returns a :class:`Page`. Paging stops at an empty page, or once the offset
-    reaches the reported total. A page shorter than ``page_size`` ends the collection only when
+    ``fetch(offset, limit)`` returns a :class:`Page`. Paging stops once the offset reaches the reported total,
+    or, when no total is known, at an empty page. A page shorter than ``page_size`` ends the collection only when
     ``short_page_is_last`` is true and no total says otherwise: ServiceNow may return short pages in the
     middle of a result set (records hidden by ACLs still consume the offset), IdentityNow does not.
     The offset always advances by ``page_size``, matching both servers' arithmetic.
@@ -46,10 +46,9 @@ def iter_offset_pages(
         page = fetch(offset, page_size)
         yield from page.items
         offset += page_size
-        if not page.items:
-            return
         if page.total is not None:
+            # Trust the total: a page emptied by ACLs in the middle of a result set is not its end.
             if offset >= page.total:
                 return
-        elif short_page_is_last and len(page.items) < page_size:
+        elif not page.items or (short_page_is_last and len(page.items) < page_size):
             return

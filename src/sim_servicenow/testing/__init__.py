@@ -15,23 +15,35 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._faults import Fault, FaultKind, Faults, LoggedRequest, RequestLog
 from ._server import DropConnection, ServedApp, WSGIAdapter, mount, serve
 
 if TYPE_CHECKING:
-    from ._identitynow import FakeIdentityNow
-    from ._servicenow import FakeServiceNow
+    from ._identitynow import Completion, FakeIdentityNow, Forward
+    from ._servicenow import FakeServiceNow, WorkPolicy
 
 _LAZY = {
     "FakeServiceNow": "._servicenow",
+    "WorkPolicy": "._servicenow",
     "FakeIdentityNow": "._identitynow",
+    "Completion": "._identitynow",
+    "Forward": "._identitynow",
 }
 
 __all__ = [
+    "Completion",
     "DropConnection",
     "FakeIdentityNow",
     "FakeServiceNow",
+    "Fault",
+    "FaultKind",
+    "Faults",
+    "Forward",
+    "LoggedRequest",
+    "RequestLog",
     "ServedApp",
     "WSGIAdapter",
+    "WorkPolicy",
     "mount",
     "serve",
 ]
