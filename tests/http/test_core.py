@@ -303,6 +303,16 @@ def test_bare_bodies_of_401_and_429(served: Any, status: int, body: Any, message
     assert info.value.message == message
 
 
+def test_jira_envelope_is_read(served: Any) -> None:
+    body = {"errorMessages": ["Issue does not exist"], "errors": {"summary": "Field 'summary' is required"}}
+    core, _ = served(js(400, body, **{"X-AREQUESTID": "1104x2x1"}), retry=RetryPolicy.never())
+    with pytest.raises(BadRequestError) as info:
+        core.request_json("POST", "/rest/servicedeskapi/request", json_body={})
+    assert info.value.message == "Issue does not exist"
+    assert info.value.detail == "summary: Field 'summary' is required"
+    assert info.value.tracking_id == "1104x2x1"
+
+
 def test_html_body_is_decode_error(served: Any) -> None:
     page = (
         b"<html><head><title>Instance Hibernating page</title></head><body>Your instance is hibernating</body></html>"

@@ -114,6 +114,7 @@ def parse_error_body(body: Any) -> tuple[str, str | None, str | None]:
 
     ServiceNow: ``{"error": {"message", "detail"}, "status": "failure"}``.
     IdentityNow: ``{"detailCode", "trackingId", "messages": [{"locale", "localeOrigin", "text"}], "causes"}``.
+    Jira: ``{"errorMessages": [...], "errors": {field: message}}`` and the service desk's ``errorMessage``.
     Also the bare ``{"error": "..."}`` and ``{"message": "..."}`` bodies both send with 401 and 429.
     """
     if not isinstance(body, Mapping):
@@ -149,11 +150,29 @@ def parse_error_body(body: Any) -> tuple[str, str | None, str | None]:
             if cause_texts:
                 detail = f"{detail}; " if detail else ""
                 detail += "; ".join(cause_texts)
+    if not message:
+        message, detail = _jira_error(body, detail)
     if not message and isinstance(body.get("message"), str):
         message = body["message"].strip()
     if not message and body.get("detailCode"):
         message = str(body["detailCode"])
     return (message, detail, tracking_id)
+
+
+def _jira_error(body: Mapping[str, Any], detail: str | None) -> tuple[str, str | None]:
+    """Jira's ``{"errorMessages": [...], "errors": {field: message}}`` and the service desk's ``errorMessage``."""
+    texts = body.get("errorMessages")
+    message = "; ".join(str(t) for t in texts if t) if isinstance(texts, list) else ""
+    if not message and isinstance(body.get("errorMessage"), str):
+        message = body["errorMessage"]
+    errors = body.get("errors")
+    if isinstance(errors, Mapping) and errors:
+        fields = "; ".join(f"{name}: {text}" for name, text in errors.items())
+        if message:
+            detail = f"{detail}; {fields}" if detail else fields
+        else:
+            message = fields
+    return (message, detail)
 
 
 def _body_start(response: requests.Response) -> str:
@@ -197,7 +216,11 @@ def error_from_response(response: requests.Response) -> ApiError:
     if not message:
         message = response.reason or ""
     if tracking_id is None:
-        tracking_id = response.headers.get("X-Request-Id") or response.headers.get("X-Tracking-Id")
+        tracking_id = (
+            response.headers.get("X-Request-Id")
+            or response.headers.get("X-Tracking-Id")
+            or response.headers.get("X-AREQUESTID")  # Jira
+        )
     cls = ApiError.class_for_status(response.status_code)
     return cls(
         status=response.status_code,

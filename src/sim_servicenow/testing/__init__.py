@@ -1,4 +1,4 @@
-"""In-process fakes of IdentityNow and ServiceNow, for your tests and ours.
+"""In-process fakes of IdentityNow, ServiceNow and Jira Service Management, for your tests and ours.
 
 The fakes are WSGI applications with inspectable, lock-protected state. Reach them over loopback with
 :func:`serve` (optionally TLS), or without sockets by mounting a :class:`WSGIAdapter` on a
@@ -20,6 +20,16 @@ from ._server import DropConnection, ServedApp, WSGIAdapter, mount, serve
 
 if TYPE_CHECKING:
     from ._identitynow import Completion, FakeIdentityNow, Forward
+    from ._jira import (
+        FakeJira,
+        JiraComment,
+        JiraIssue,
+        JiraOutcome,
+        JiraRequestType,
+        JiraResolution,
+        JiraServiceDesk,
+        JiraStatus,
+    )
     from ._servicenow import FakeServiceNow, WorkPolicy
 
 _LAZY = {
@@ -28,17 +38,33 @@ _LAZY = {
     "FakeIdentityNow": "._identitynow",
     "Completion": "._identitynow",
     "Forward": "._identitynow",
+    "FakeJira": "._jira",
+    "JiraComment": "._jira",
+    "JiraIssue": "._jira",
+    "JiraOutcome": "._jira",
+    "JiraRequestType": "._jira",
+    "JiraResolution": "._jira",
+    "JiraServiceDesk": "._jira",
+    "JiraStatus": "._jira",
 }
 
 __all__ = [
     "Completion",
     "DropConnection",
     "FakeIdentityNow",
+    "FakeJira",
     "FakeServiceNow",
     "Fault",
     "FaultKind",
     "Faults",
     "Forward",
+    "JiraComment",
+    "JiraIssue",
+    "JiraOutcome",
+    "JiraRequestType",
+    "JiraResolution",
+    "JiraServiceDesk",
+    "JiraStatus",
     "LoggedRequest",
     "RequestLog",
     "ServedApp",
