@@ -643,6 +643,8 @@ def test_managed_sources_match_by_id_then_by_name() -> None:
         AD, "Active Directory"
     )
     assert config.managed_source(AccountRequest(AccountOperation.CREATE, "other", "Other")) is None
+    # An id is authoritative: a request on another source with the same name is not managed.
+    assert config.managed_source(AccountRequest(AccountOperation.CREATE, "other", "Active Directory")) is None
     assert config.managed_source(AccountRequest(AccountOperation.CREATE)) is None
 
 

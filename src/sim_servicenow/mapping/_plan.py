@@ -20,8 +20,8 @@ __all__ = [
 
 _E = TypeVar("_E", bound=enum.Enum)
 
-#: An attribute request's value: one string, several, or none (SailPoint's values are strings or string lists).
 AttributeValue = str | tuple[str, ...] | None
+"""An attribute request's value: one string, several, or none (SailPoint's values are strings or string lists)."""
 
 
 class AccountOperation(enum.Enum):

@@ -21,10 +21,10 @@ __all__ = [
     "template_context",
 ]
 
-#: Keys starting with this fill the request record (``sc_request``, the REQ) of a catalog ticket.
 REQUEST_PREFIX = "req_"
-#: Keys starting with this fill the requested-item record (``sc_req_item``, the RITM) of a catalog ticket.
+"""Template keys starting with this fill the request record (``sc_request``, the REQ) of a catalog ticket."""
 ITEM_PREFIX = "ritm_"
+"""Template keys starting with this fill the requested-item record (``sc_req_item``, the RITM) of a catalog ticket."""
 
 
 class TicketType(enum.Enum):

@@ -26,8 +26,8 @@ __all__ = [
     "render_ticket_payloads",
 ]
 
-#: Written to ``correlation_display`` next to the correlation key, so people can see who owns the ticket.
 CORRELATION_DISPLAY = "sim-servicenow"
+"""Written to ``correlation_display`` next to the correlation key, so people can see who owns the ticket."""
 
 _ATTEMPT_SUFFIX = re.compile(r"^(?P<base>.+)#(?P<attempt>[1-9][0-9]*)$", re.DOTALL)
 
@@ -165,8 +165,8 @@ class TableTicketPayload:
     fields: Mapping[str, str] = attrs.field(hash=False)
 
 
-#: What :func:`render_ticket_payloads` produces, one per ticket group.
 TicketPayload = CatalogTicketPayload | TableTicketPayload
+"""What :func:`render_ticket_payloads` produces, one per ticket group."""
 
 
 def plan_ticket_groups(plan: ProvisioningPlan, config: IntegrationConfig) -> tuple[TicketGroup, ...]:
