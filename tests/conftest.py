@@ -25,6 +25,22 @@ from typing import NoReturn
 
 import pytest
 
+
+def _shared_specs() -> Path | None:
+    """The vendors' specs the contract tests read: ``shared/specs`` beside the checkout (or above it)."""
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "shared" / "specs"
+        if (candidate / "sailpoint").is_dir():
+            return candidate
+    return None
+
+
+# Test modules read these at import time; they default to the copy beside the checkout.
+_SPECS = _shared_specs()
+if _SPECS is not None:
+    os.environ.setdefault("SIM_SERVICENOW_SPECS", str(_SPECS))
+    os.environ.setdefault("SIM_SERVICENOW_SAILPOINT_SPECS", str(_SPECS / "sailpoint"))
+
 PG_DSN_ENV = "SIM_SERVICENOW_TEST_PG_DSN"
 REQUIRE_PG_ENV = "SIM_SERVICENOW_REQUIRE_PG"
 

@@ -19,6 +19,7 @@ PACKAGES = [
     "sim_servicenow.engine",
     "sim_servicenow.adapters",
     "sim_servicenow.testing",
+    "sim_servicenow.cli",
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from sim_servicenow.mapping import (
     TicketType,
 )
 
-SPECS = Path("/work/shared/specs/sailpoint")
+SPECS = Path(os.environ.get("SIM_SERVICENOW_SAILPOINT_SPECS", "/work/shared/specs/sailpoint"))
 AD = "2c9180835d191a86015d28455b4a2329"
 BADGE = "2c5680835d191a85765d28455b4a9823"
 ITEM_AD = "0" * 31 + "a"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from sim_servicenow.mapping import (
     ProvisioningPlan,
 )
 
-SPECS = Path("/work/shared/specs/sailpoint")
+SPECS = Path(os.environ.get("SIM_SERVICENOW_SAILPOINT_SPECS", "/work/shared/specs/sailpoint"))
 
 
 def test_attribute_values_are_text_or_tuples_of_text() -> None:

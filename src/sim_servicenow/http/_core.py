@@ -159,6 +159,12 @@ def parse_error_body(body: Any) -> tuple[str, str | None, str | None]:
     return (message, detail, tracking_id)
 
 
+def _without_query(url: str) -> str:
+    """``url`` without its query string (and user info): error messages stay short and carry no secrets."""
+    parts = urlsplit(redact_url(url))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
 def _jira_error(body: Mapping[str, Any], detail: str | None) -> tuple[str, str | None]:
     """Jira's ``{"errorMessages": [...], "errors": {field: message}}`` and the service desk's ``errorMessage``."""
     texts = body.get("errorMessages")
@@ -206,7 +212,7 @@ def decode_json(response: requests.Response) -> Any:
 def error_from_response(response: requests.Response) -> ApiError:
     """Build the :class:`ApiError` subclass matching ``response``'s status."""
     method = response.request.method or "?"
-    url = redact_url(response.url or "")
+    url = _without_query(response.url or "")
     body: Any
     try:
         body = json.loads(response.content.decode(response.encoding or "utf-8")) if response.content else None

@@ -204,7 +204,8 @@ def make_converter(*, strict: bool = False) -> cattrs.Converter:
     converter.register_structure_hook(str, _structure_str)
     converter.register_structure_hook(int, _structure_int)
     converter.register_structure_hook(bool, _structure_bool)
-    converter.register_structure_hook(Any, _structure_any)
+    # typing.Any is not a class: on Python 3.10 it must be matched by a predicate.
+    converter.register_structure_hook_func(lambda cls: cls is Any, _structure_any)
     converter.register_unstructure_hook(types.MappingProxyType, lambda proxy: converter.unstructure(dict(proxy)))
 
     def structure_factory(cls: type) -> Callable[[Any, type], Any]:
