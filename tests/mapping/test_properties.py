@@ -22,6 +22,10 @@ from sim_servicenow.mapping import (
     Identity,
     IdentityNowSettings,
     IntegrationConfig,
+    JiraAuthType,
+    JiraCorrelationField,
+    JiraDeployment,
+    JiraSettings,
     ManagedSource,
     ProvisioningPlan,
     RenderLimits,
@@ -32,6 +36,7 @@ from sim_servicenow.mapping import (
     StatusCheck,
     StatusMap,
     TicketFilter,
+    TicketingSystemKind,
     TicketType,
     plan_ticket_groups,
     render_ticket_payloads,
@@ -244,15 +249,46 @@ templates = st.builds(RequestTemplate, st.dictionaries(identifiers, template_tex
 
 
 @st.composite
+def jira_settings(draw: st.DrawFn) -> JiraSettings:
+    deployment = draw(st.sampled_from(JiraDeployment))
+    # Jira Cloud takes no bearer tokens: that combination is refused, not round-tripped.
+    auths = [JiraAuthType.BASIC] if deployment is JiraDeployment.CLOUD else list(JiraAuthType)
+    return JiraSettings(
+        draw(st.sampled_from(["https://acme.atlassian.net", "https://jira.example.com/jira"])),
+        draw(st.from_regex(r"[1-9][0-9]{0,4}", fullmatch=True)),
+        draw(st.from_regex(r"[1-9][0-9]{0,4}", fullmatch=True)),
+        deployment,
+        draw(st.sampled_from(auths)),
+        draw(optional_texts),
+        draw(st.one_of(st.none(), secrets)),
+        draw(st.one_of(st.none(), secrets)),
+        draw(st.one_of(st.none(), secrets)),
+        draw(st.sampled_from(JiraCorrelationField)),
+        draw(st.from_regex(r"[a-z][a-z0-9_.-]{0,20}", fullmatch=True)),
+        draw(st.dictionaries(identifiers, identifiers, max_size=3)),
+        draw(st.booleans()),
+        draw(st.integers(1, 1000)),
+        draw(st.integers(1, 1000)),
+    )
+
+
+def _plain_keys(template: RequestTemplate) -> bool:
+    return not any(key.startswith(("req_", "ritm_")) and key not in ("req_", "ritm_") for key in template.fields)
+
+
+@st.composite
 def configs(draw: st.DrawFn) -> IntegrationConfig:
-    table_ticket = draw(st.booleans())
+    jira = draw(st.booleans())
+    table_ticket = jira or draw(st.booleans())
     settings: dict[str, Any] = {
         "name": draw(texts),
         "servicenow": draw(st.one_of(st.none(), servicenow_settings)),
         "identitynow": draw(st.one_of(st.none(), identitynow_settings)),
+        "jira": draw(st.one_of(st.none(), jira_settings())),
+        "ticketing": TicketingSystemKind.JIRA if jira else TicketingSystemKind.SERVICENOW,
         "sources": draw(managed_sources),
         "ticket_type": TicketType.TABLE if table_ticket else TicketType.CATALOG,
-        "table": draw(identifiers) if table_ticket else None,
+        "table": draw(identifiers) if table_ticket and not jira else None,
         "grouping": draw(st.sampled_from(Grouping)),
         "correlation_variable": draw(identifiers),
         "filters": draw(
@@ -274,10 +310,11 @@ def configs(draw: st.DrawFn) -> IntegrationConfig:
         "before_provisioning_rule": draw(optional_texts),
     }
     if draw(st.booleans()):
-        settings["request_template"] = draw(templates)
+        settings["request_template"] = draw(templates.filter(_plain_keys) if jira else templates)
+    status_fields = ["statusCategory", "status"] if jira else ["state", "request_state"]
     if draw(st.booleans()):
-        settings["status_map"] = draw(status_maps(st.sampled_from(["state", "request_state"]), close_codes=True))
-    if draw(st.booleans()):
+        settings["status_map"] = draw(status_maps(st.sampled_from(status_fields), close_codes=True))
+    if not jira and draw(st.booleans()):
         settings["item_status_map"] = draw(st.one_of(st.none(), status_maps(st.just("state"), close_codes=False)))
     return IntegrationConfig(**settings)
 
@@ -290,6 +327,7 @@ def test_config_round_trips_through_json(config: IntegrationConfig) -> None:
     for section, keys in (
         ("servicenow", ("password", "client_secret", "refresh_token")),
         ("identitynow", ("client_secret",)),
+        ("jira", ("api_token", "password", "personal_access_token")),
     ):
         for key in keys:
             assert data.get(section, {}).get(key) in (

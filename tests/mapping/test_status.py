@@ -65,6 +65,34 @@ def test_change_request_default(state: int, close_code: str | None, status: Prov
 
 
 @pytest.mark.parametrize(
+    ("category", "resolution", "status"),
+    [
+        ("new", None, Q),
+        ("indeterminate", None, Q),
+        ("indeterminate", "Declined", Q),  # a reopened request keeps its old resolution: not final
+        ("done", None, C),
+        ("done", "Done", C),
+        ("done", "Fixed", C),
+        ("done", "won't do", F),
+        ("done", "Declined", F),
+        ("done", "Duplicate", F),
+        ("done", "Cannot Reproduce", F),
+        ("done", "Cancelled", F),
+    ],
+)
+def test_jira_default_reads_the_status_category_and_the_resolution(
+    category: str, resolution: str | None, status: ProvisioningStatus
+) -> None:
+    status_map = StatusMap.jira()
+    assert status_map.field == "statusCategory"
+    assert status_map.lookup(category, close_code=resolution).status is status
+
+
+def test_jira_default_flags_an_unknown_category() -> None:
+    assert StatusMap.jira().lookup("undefined").unknown_values == ("undefined",)
+
+
+@pytest.mark.parametrize(
     ("table", "field", "committed"),
     [
         ("sc_request", "request_state", "closed_complete"),

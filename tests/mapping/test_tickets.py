@@ -6,7 +6,6 @@ import pytest
 
 from sim_servicenow.errors import ConfigError
 from sim_servicenow.mapping import (
-    CORRELATION_DISPLAY,
     AccountOperation,
     AccountRequest,
     AttributeOperation,
@@ -16,11 +15,13 @@ from sim_servicenow.mapping import (
     Grouping,
     Identity,
     IntegrationConfig,
+    JiraSettings,
     ManagedSource,
     ProvisioningPlan,
     RequestTemplate,
     TableTicketPayload,
     TicketFilter,
+    TicketingSystemKind,
     TicketType,
     plan_ticket_groups,
     render_ticket_payload,
@@ -169,7 +170,7 @@ def test_a_group_gives_its_key_per_attempt() -> None:
 # --- table payloads ---------------------------------------------------------------------------------------------
 
 
-def test_a_table_payload_has_the_fields_and_the_correlation() -> None:
+def test_a_table_payload_has_the_rendered_fields_and_carries_the_key_beside_them() -> None:
     settings = config(ticket_type=TicketType.TABLE, table="incident")
     payloads = render_ticket_payloads(PLAN, settings)
     assert [type(p) for p in payloads] == [TableTicketPayload, TableTicketPayload]
@@ -180,8 +181,8 @@ def test_a_table_payload_has_the_fields_and_the_correlation() -> None:
     assert first.fields["short_description"] == "2 account changes for Amos Cunningham"
     assert "1. Modify the account amos on Active Directory" in first.fields["description"]
     assert "Badge" not in first.fields["description"]
-    assert first.fields["correlation_id"] == f"wi-1/source-{AD.id}"
-    assert first.fields["correlation_display"] == CORRELATION_DISPLAY
+    # Where the key lives in the ticket is each adapter's decision: the fields are the template's alone.
+    assert set(first.fields) == {"short_description", "description"}
     assert first.correlation_key == CorrelationKey("wi-1", f"source-{AD.id}")
 
 
@@ -195,16 +196,18 @@ def test_req_and_ritm_keys_fill_a_table_ticket_only_on_their_own_table() -> None
         assert isinstance(payload, TableTicketPayload)
         assert payload.fields["short_description"] == expected
         assert payload.fields["u_x"] == "x"
-        assert set(payload.fields) == {"short_description", "u_x", "correlation_id", "correlation_display"}
+        assert set(payload.fields) == {"short_description", "u_x"}
 
 
-def test_the_correlation_fields_win_over_templates() -> None:
+def test_a_template_key_named_like_a_correlation_field_is_just_a_field() -> None:
+    # The ServiceNow adapter overwrites correlation_id with the key when it creates the ticket.
     template = RequestTemplate({"correlation_id": "mine"})
     payload = render_ticket_payloads(
         PLAN, config(ticket_type=TicketType.TABLE, table="incident", request_template=template)
     )[0]
     assert isinstance(payload, TableTicketPayload)
-    assert payload.fields["correlation_id"] == f"wi-1/source-{AD.id}"
+    assert payload.fields == {"correlation_id": "mine"}
+    assert str(payload.correlation_key) == f"wi-1/source-{AD.id}"
 
 
 def test_a_retry_renders_the_attempt_into_the_key() -> None:
@@ -212,7 +215,46 @@ def test_a_retry_renders_the_attempt_into_the_key() -> None:
     group = plan_ticket_groups(PLAN, settings)[1]
     payload = render_ticket_payload(PLAN, group, settings, attempt=2)
     assert isinstance(payload, TableTicketPayload)
-    assert payload.fields["correlation_id"] == f"wi-1/source-{BADGE.id}#2"
+    assert str(payload.correlation_key) == f"wi-1/source-{BADGE.id}#2"
+    assert payload.correlation_key.attempt == 2
+
+
+# --- Jira payloads ------------------------------------------------------------------------------------------------
+
+JIRA = JiraSettings("https://acme.atlassian.net", service_desk_id="4", request_type_id="27")
+
+
+def test_a_jira_payload_is_table_shaped_with_the_request_type_as_its_kind() -> None:
+    settings = config(ticketing=TicketingSystemKind.JIRA, jira=JIRA)
+    first, second = render_ticket_payloads(PLAN, settings)
+    assert isinstance(first, TableTicketPayload)
+    assert isinstance(second, TableTicketPayload)
+    assert (first.table, second.table) == ("27", "27")
+    # The default template's short_description becomes Jira's summary in the adapter (its field_map).
+    assert first.fields["short_description"] == "2 account changes for Amos Cunningham"
+    assert second.fields["short_description"] == "Disable account amos.b on badge system for Amos Cunningham"
+    assert set(first.fields) == {"short_description", "description"}
+
+
+def test_a_jira_payload_needs_no_catalog_item() -> None:
+    without_items = IntegrationConfig(
+        sources=[ManagedSource(AD.id, AD.name)], ticketing=TicketingSystemKind.JIRA, jira=JIRA
+    )
+    (payload,) = render_ticket_payloads(PLAN, without_items)
+    assert isinstance(payload, TableTicketPayload)
+    assert payload.correlation_key == CorrelationKey("wi-1", f"source-{AD.id}")
+    # The same sources as catalog tickets cannot be rendered (see the catalog tests below).
+    with pytest.raises(ConfigError, match="catalog_item"):
+        render_ticket_payloads(PLAN, IntegrationConfig(sources=[ManagedSource(AD.id, AD.name)]))
+
+
+def test_a_jira_payload_renders_offline_without_jira_settings() -> None:
+    template = RequestTemplate({"summary": "Access for $identity.label", "customfield_10050": "$plan.key"})
+    settings = config(ticketing=TicketingSystemKind.JIRA, request_template=template)
+    payload = render_ticket_payloads(PLAN, settings)[0]
+    assert isinstance(payload, TableTicketPayload)
+    assert payload.table == ""
+    assert payload.fields == {"summary": "Access for Amos Cunningham", "customfield_10050": "wi-1"}
 
 
 # --- catalog payloads ---------------------------------------------------------------------------------------------
@@ -244,9 +286,8 @@ def test_a_catalog_payload_orders_the_sources_catalog_item() -> None:
     assert payload.request_fields == {
         "short_description": "SailPoint New Access Request Created from IdentityNow",
         "description": "Active Directory;Active Directory;",
-        "correlation_id": f"wi-1/source-{AD.id}",
-        "correlation_display": CORRELATION_DISPLAY,
     }
+    assert str(payload.correlation_key) == f"wi-1/source-{AD.id}"
 
 
 def test_a_plan_wide_catalog_order_has_one_item_per_source_rendered_with_its_own_requests() -> None:

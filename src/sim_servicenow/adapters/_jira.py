@@ -15,11 +15,14 @@ from ..engine._ports import TicketRef, TicketStatus
 from ..http import HttpCore, RetryPolicy, Timeout
 from ..mapping import (
     CatalogTicketPayload,
-    ProvisioningStatus,
+    IntegrationConfig,
+    JiraCorrelationField,
+    JiraDeployment,
     StatusMap,
     TableTicketPayload,
     TicketPayload,
 )
+from ..mapping._config import jira_option_problems
 
 __all__ = ["JiraServiceManagementTicketing", "jira_status_map"]
 
@@ -30,45 +33,25 @@ SYSTEM = "jira"
 Deployment = Literal["cloud", "data_center"]
 CorrelationField = Literal["description", "labels"]
 
-#: Rendered template keys that are ServiceNow fields the engine adds; Jira has no such fields.
-_SERVICENOW_ONLY = frozenset({"correlation_id", "correlation_display"})
 #: Rendered template keys that are not request fields but members of the create request itself.
 _REQUEST_MEMBERS = frozenset({"raiseOnBehalfOf"})
 #: Jira's longest label.
 _MAX_LABEL = 255
 _MISSING_KEY = re.compile(r"An issue with key '([^']+)' does not exist|The issue key '([^']+)' for field")
 _SAFE_LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
-#: Resolutions that mean the work was not done.
-_FAILED_RESOLUTIONS = (
-    "Won't Do",
-    "Won't Fix",
-    "Declined",
-    "Rejected",
-    "Duplicate",
-    "Cannot Reproduce",
-    "Canceled",
-    "Cancelled",
-    "Incomplete",
-    "Abandoned",
-)
+_DEPLOYMENTS: Mapping[JiraDeployment, Deployment] = {
+    JiraDeployment.CLOUD: "cloud",
+    JiraDeployment.DATA_CENTER: "data_center",
+}
+_CORRELATION_FIELDS: Mapping[JiraCorrelationField, CorrelationField] = {
+    JiraCorrelationField.DESCRIPTION: "description",
+    JiraCorrelationField.LABELS: "labels",
+}
 
 
 def jira_status_map() -> StatusMap:
-    """The default status map: Jira's status category, with the resolution deciding success.
-
-    ``new`` and ``indeterminate`` (To Do, In Progress) → Queued; ``done`` → Committed, unless the resolution is one
-    that means the work was not done (Won't Do, Declined, Duplicate, Cannot Reproduce, Rejected, Canceled ...),
-    which → Failed. The map's ``field`` is ``statusCategory``; its ``close_codes`` are resolution names.
-    """
-    return StatusMap(
-        {
-            "new": ProvisioningStatus.QUEUED,
-            "indeterminate": ProvisioningStatus.QUEUED,
-            "done": ProvisioningStatus.COMMITTED,
-        },
-        field="statusCategory",
-        close_codes=dict.fromkeys(_FAILED_RESOLUTIONS, ProvisioningStatus.FAILED),
-    )
+    """The default status map, :meth:`~sim_servicenow.mapping.StatusMap.jira` (kept as an alias)."""
+    return StatusMap.jira()
 
 
 def _quote(value: str) -> str:
@@ -88,7 +71,7 @@ class JiraServiceManagementTicketing:
     * **find** runs one JQL search for the label or the description marker, and checks the hit.
     * **statuses** reads many tickets with one JQL search per batch (``key in (...)``, paged); a deleted ticket
       is left out. The status map looks up the status category (or the status name) and, for final statuses,
-      the resolution (see :func:`jira_status_map`).
+      the resolution (see :meth:`~sim_servicenow.mapping.StatusMap.jira`).
     * **comment** adds an internal comment (or a public one, with ``public_comments``).
 
     Authenticate with :class:`~sim_servicenow.auth.BasicAuth` (Cloud: e-mail and API token; Data Center: user
@@ -108,9 +91,9 @@ class JiraServiceManagementTicketing:
         verify: TLS verification: ``True`` or the path of a CA bundle.
         cert: a client certificate for mutual TLS: a path, or ``(cert, key)`` paths.
         allow_insecure_http: permit ``http://`` to hosts other than loopback.
-        status_map: maps each ticket's status; default :func:`jira_status_map`. Its ``field`` is
-            ``statusCategory`` (category keys ``new``/``indeterminate``/``done``) or ``status`` (status names);
-            its ``close_codes`` are resolution names, consulted for final statuses.
+        status_map: maps each ticket's status; default :meth:`~sim_servicenow.mapping.StatusMap.jira`. Its
+            ``field`` is ``statusCategory`` (category keys ``new``/``indeterminate``/``done``) or ``status``
+            (status names); its ``close_codes`` are resolution names, consulted for final statuses.
         correlation_field: where the create request carries the correlation key: ``"description"`` appends
             a marker line to the description (works with any request type offering a description);
             ``"labels"`` sets the label in the request (the request type must offer the Labels field).
@@ -145,7 +128,7 @@ class JiraServiceManagementTicketing:
         batch_size: int = 50,
         page_size: int = 100,
     ) -> None:
-        problems = _option_problems(
+        problems = jira_option_problems(
             service_desk_id=service_desk_id,
             request_type_id=request_type_id,
             deployment=deployment,
@@ -154,7 +137,7 @@ class JiraServiceManagementTicketing:
             batch_size=batch_size,
             page_size=page_size,
         )
-        status_map = status_map or jira_status_map()
+        status_map = status_map or StatusMap.jira()
         if status_map.field not in ("statusCategory", "status"):
             problems.append(
                 ValidationProblem(
@@ -185,6 +168,41 @@ class JiraServiceManagementTicketing:
         self.public_comments = public_comments
         self.batch_size = batch_size
         self.page_size = page_size
+
+    @classmethod
+    def from_config(
+        cls, config: IntegrationConfig, auth: requests.auth.AuthBase | None, **options: Any
+    ) -> JiraServiceManagementTicketing:
+        """The adapter an :class:`~sim_servicenow.mapping.IntegrationConfig` describes: its
+        :attr:`~sim_servicenow.mapping.IntegrationConfig.jira` settings and its status map.
+
+        Args:
+            config: the configuration; its ``jira`` settings must be present.
+            auth: the auth object (``sim_servicenow.engine`` builds it from the settings: ``jira_auth``).
+            **options: the connection options: ``session``, ``timeout``, ``retry``, ``verify``, ``cert``,
+                ``allow_insecure_http``.
+
+        Raises:
+            ConfigError: the configuration has no Jira settings, or they are invalid.
+        """
+        settings = config.jira
+        if settings is None:
+            raise ConfigError("no Jira settings", [ValidationProblem("jira.url", "required to run")])
+        return cls(
+            settings.url,
+            auth,
+            service_desk_id=settings.service_desk_id,
+            request_type_id=settings.request_type_id,
+            deployment=_DEPLOYMENTS[settings.deployment],
+            status_map=config.status_map,
+            correlation_field=_CORRELATION_FIELDS[settings.correlation_field],
+            correlation_label_prefix=settings.correlation_label_prefix,
+            field_map=settings.field_map,
+            public_comments=settings.public_comments,
+            batch_size=settings.batch_size,
+            page_size=settings.page_size,
+            **options,
+        )
 
     @property
     def base_url(self) -> str:
@@ -289,8 +307,6 @@ class JiraServiceManagementTicketing:
         fields: dict[str, Any] = {}
         members: dict[str, Any] = {}
         for key, value in rendered.items():
-            if key in _SERVICENOW_ONLY:
-                continue
             if key in _REQUEST_MEMBERS:
                 if str(value).strip():
                     members[key] = str(value).strip()
@@ -508,28 +524,3 @@ def _missing_keys(body: Any) -> set[str]:
         for match in _MISSING_KEY.finditer(str(message)):
             found.add(match.group(1) or match.group(2))
     return found
-
-
-def _option_problems(**options: Any) -> list[ValidationProblem]:
-    problems = []
-    for name in ("service_desk_id", "request_type_id"):
-        if not str(options[name] or "").strip():
-            problems.append(ValidationProblem(name, "must not be empty"))
-    if options["deployment"] not in ("cloud", "data_center"):
-        problems.append(
-            ValidationProblem("deployment", f"expected 'cloud' or 'data_center', got {options['deployment']!r}")
-        )
-    if options["correlation_field"] not in ("description", "labels"):
-        problems.append(
-            ValidationProblem(
-                "correlation_field", f"expected 'description' or 'labels', got {options['correlation_field']!r}"
-            )
-        )
-    prefix = options["correlation_label_prefix"]
-    if not prefix or any(ch.isspace() for ch in prefix) or len(prefix) > 100:
-        problems.append(ValidationProblem("correlation_label_prefix", "must be 1-100 characters without spaces"))
-    for name in ("batch_size", "page_size"):
-        value = options[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            problems.append(ValidationProblem(name, f"must be an integer >= 1, got {value!r}"))
-    return problems

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..engine._ports import TicketRef, TicketStatus
 from ..mapping import (
+    CORRELATION_DISPLAY,
     CatalogTicketPayload,
     IntegrationConfig,
     StatusMap,
@@ -37,10 +38,10 @@ class ServiceNowTicketing:
 
     * **catalog** — a Service Catalog order (``order_now`` for one item; the cart for several) of each managed
       source's catalog item. The correlation key travels in the order as a catalog variable, and is then written
-      to the REQ's ``correlation_id`` together with the ``req_*`` fields. The status is the REQ's
-      ``request_state`` combined with every RITM's ``state``: the worst wins.
+      to the REQ's ``correlation_id`` (with ``correlation_display``) together with the ``req_*`` fields. The
+      status is the REQ's ``request_state`` combined with every RITM's ``state``: the worst wins.
     * **table** — one record on any table (``incident``, ``sc_request``, ``change_request``, ``u_custom``), with
-      ``correlation_id`` set in the insert itself.
+      ``correlation_id`` and ``correlation_display`` set in the insert itself.
 
     Statuses are read in batches: about one request per 100 tickets (the client's ``status_batch_size``).
 
@@ -98,8 +99,9 @@ class ServiceNowTicketing:
     def create(self, payload: TicketPayload, correlation_key: str) -> TicketRef:
         """Raise the ticket ``payload`` describes; the correlation key is in the same request."""
         if isinstance(payload, TableTicketPayload):
-            fields = {**payload.fields, "correlation_id": correlation_key}
-            record = self.client.table(payload.table).create(fields)
+            fields = {**payload.fields, **_correlation(correlation_key)}
+            # Only the reference is needed back: the instance renders fewer fields, the response is smaller.
+            record = self.client.table(payload.table).create(fields, fields=("number",))
             return TicketRef(SYSTEM, payload.table, record.sys_id, record.get_str("number") or record.sys_id)
         return self._order(payload, correlation_key)
 
@@ -118,7 +120,7 @@ class ServiceNowTicketing:
                 order = catalog.submit_order()
         # The order carries the key in its variables; now make the REQ itself answer to it. PATCHing the same
         # values twice changes nothing, so this may be retried.
-        request_fields = {**payload.request_fields, "correlation_id": correlation_key}
+        request_fields = {**payload.request_fields, **_correlation(correlation_key)}
         self.client.table("sc_request").update(order.request_sys_id, request_fields, idempotent=True)
         self._fill_items(payload, order)
         return _catalog_ref(order.request_sys_id, order.request_number, [i.sys_id for i in order.items])
@@ -167,7 +169,7 @@ class ServiceNowTicketing:
             request_id = item.get_str("request") or ""
             request = self.client.table("sc_request").get(request_id, fields=("sys_id", "number"))
             # Finish what the interrupted create started, so the next find is a plain look-up.
-            self.client.table("sc_request").update(request_id, {"correlation_id": correlation_key}, idempotent=True)
+            self.client.table("sc_request").update(request_id, _correlation(correlation_key), idempotent=True)
             items = self.client.catalog.request_items(request_id)
             return _catalog_ref(request_id, request.get_str("number") or "", [i.sys_id for i in items])
         return None
@@ -249,6 +251,11 @@ class ServiceNowTicketing:
     def comment(self, ref: TicketRef, text: str) -> None:
         """Add a work note to the ticket."""
         self.client.journal.add_work_note(ref.kind, ref.id, text)
+
+
+def _correlation(correlation_key: str) -> dict[str, str]:
+    """The task fields that carry the key; they win over template keys of the same names."""
+    return {"correlation_id": correlation_key, "correlation_display": CORRELATION_DISPLAY}
 
 
 def _catalog_ref(request_sys_id: str, number: str, item_ids: Sequence[str]) -> TicketRef:

@@ -7,12 +7,14 @@ each outward effect: ``CREATING`` before a ticket is created, ``REPORTING`` befo
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,7 +22,15 @@ from typing import Any
 import attrs
 import requests
 
-from .._errors import ApiError, SimServiceNowError, TemplateError, TransportError
+from .._errors import (
+    ApiError,
+    ConfigError,
+    DecodeError,
+    SimServiceNowError,
+    TemplateError,
+    TransportError,
+    ValidationProblem,
+)
 from ..http import RetryPolicy
 from ..mapping import (
     ExpiryAction,
@@ -28,10 +38,11 @@ from ..mapping import (
     ProvisioningPlan,
     ProvisioningStatus,
     TicketGroup,
+    TicketingSystemKind,
     plan_ticket_groups,
     render_ticket_payload,
 )
-from ._auth import identitynow_auth, servicenow_auth
+from ._auth import identitynow_auth, jira_auth, servicenow_auth
 from ._ports import PlanReport, PlanSource, TicketingSystem, TicketRef, TicketStatus, TicketSummary
 from ._queue import QueueSource
 from ._store import (
@@ -217,6 +228,25 @@ def plan_outcome(groups: Iterable[TicketGroupRecord]) -> PlanOutcome:
     return next((o for o in _OUTCOME_SEVERITY if o in outcomes), PlanOutcome.SKIPPED)
 
 
+class _UnreadablePlan(Exception):
+    """A stored plan that cannot be read back: no retry can fix it, so the plan is failed with the reason."""
+
+
+def _stored_plan(record: PlanRecord) -> ProvisioningPlan:
+    try:
+        return ProvisioningPlan.from_json(record.plan)
+    except DecodeError as exc:
+        raise _UnreadablePlan(f"the stored plan cannot be read: {exc}") from exc
+
+
+def _plan_to_report(record: PlanRecord) -> ProvisioningPlan:
+    """The stored plan, or only its key when it cannot be read (that failure is what gets reported)."""
+    try:
+        return ProvisioningPlan.from_json(record.plan)
+    except DecodeError:
+        return ProvisioningPlan(record.plan_key)
+
+
 class IntegrationEngine:
     """Turns provisioning plans into tickets, tracks the tickets, and reports each plan's outcome.
 
@@ -280,11 +310,17 @@ class IntegrationEngine:
         store: StateStore | None = None,
         servicenow_session: requests.Session | None = None,
         identitynow_session: requests.Session | None = None,
+        jira_session: requests.Session | None = None,
         verify: bool | str = True,
         retry: RetryPolicy | None = None,
         **options: Any,
     ) -> IntegrationEngine:
         """The engine an :class:`~sim_servicenow.mapping.IntegrationConfig` describes, with its clients and store.
+
+        Tickets are raised in the system ``config.ticketing`` selects: ServiceNow
+        (:class:`~sim_servicenow.adapters.ServiceNowTicketing`) or Jira Service Management
+        (:class:`~sim_servicenow.adapters.JiraServiceManagementTicketing`); plans come from IdentityNow's manual
+        work items (:class:`~sim_servicenow.adapters.WorkItemSource`).
 
         ```python
         config = IntegrationConfig.from_toml_file("integration.toml")
@@ -293,32 +329,46 @@ class IntegrationEngine:
         ```
 
         Args:
-            config: the configuration; it must be complete (:meth:`IntegrationConfig.ensure_ready`).
+            config: the configuration; it must be complete (:meth:`IntegrationConfig.ensure_ready`) and name
+                IdentityNow.
             store: the state store; opened from ``config.store_url`` when not given.
             servicenow_session: a session for ServiceNow requests (e.g. with a mounted test adapter).
             identitynow_session: a session for IdentityNow requests.
-            verify: TLS verification for both services: ``True`` or the path of a CA bundle.
-            retry: the retry policy of both clients.
+            jira_session: a session for Jira requests.
+            verify: TLS verification for every service: ``True`` or the path of a CA bundle.
+            retry: the retry policy of every client.
             **options: passed to the constructor (``concurrency``, ``clock``, ``hooks``, ``worker_id``, ...).
 
         Raises:
             ConfigError: the configuration is incomplete (every missing piece is listed).
         """
-        from ..adapters import ServiceNowTicketing, WorkItemSource
+        from ..adapters import JiraServiceManagementTicketing, ServiceNowTicketing, WorkItemSource
         from ..identitynow import IdentityNowClient
         from ..servicenow import ServiceNowClient
         from ._store import open_store
 
         config.ensure_ready()
-        assert config.servicenow is not None
-        assert config.identitynow is not None
-        servicenow = ServiceNowClient(
-            config.servicenow.url,
-            servicenow_auth(config.servicenow, session=servicenow_session, verify=verify),
-            session=servicenow_session,
-            verify=verify,
-            retry=retry,
-        )
+        if config.identitynow is None:
+            raise ConfigError(
+                "configuration is not complete enough to run",
+                [ValidationProblem("identitynow.url", "required to run (work items are read from it)")],
+            )
+        ticketing: TicketingSystem
+        if config.ticketing is TicketingSystemKind.JIRA:
+            assert config.jira is not None  # ensure_ready() reports it missing
+            ticketing = JiraServiceManagementTicketing.from_config(
+                config, jira_auth(config.jira), session=jira_session, verify=verify, retry=retry
+            )
+        else:
+            assert config.servicenow is not None  # ensure_ready() reports it missing
+            servicenow = ServiceNowClient(
+                config.servicenow.url,
+                servicenow_auth(config.servicenow, session=servicenow_session, verify=verify),
+                session=servicenow_session,
+                verify=verify,
+                retry=retry,
+            )
+            ticketing = ServiceNowTicketing.from_config(servicenow, config, clock=options.get("clock", utc_now))
         identitynow = IdentityNowClient(
             config.identitynow.url,
             identitynow_auth(config.identitynow, session=identitynow_session, verify=verify),
@@ -326,10 +376,9 @@ class IntegrationEngine:
             verify=verify,
             retry=retry,
         )
-        clock = options.get("clock", utc_now)
         return cls(
             config,
-            ServiceNowTicketing.from_config(servicenow, config, clock=clock),
+            ticketing,
             WorkItemSource.from_config(identitynow, config),
             store if store is not None else open_store(config.store_url),
             **options,
@@ -366,7 +415,8 @@ class IntegrationEngine:
                     break
                 seen.update(record.plan_key for record in fresh)
                 try:
-                    self._work(fresh, pool, report)
+                    with self._renewing(batch):
+                        self._work(fresh, pool, report)
                 finally:
                     self._release(batch)
                 if len(batch) < self.batch_size:
@@ -378,9 +428,9 @@ class IntegrationEngine:
     def run_forever(self, stop_event: threading.Event | None = None, interval: float = 30.0) -> None:
         """Run cycles until ``stop_event`` is set, waiting ``interval`` seconds between cycles.
 
-        When the event is set, the cycle in hand finishes the plans it holds and releases their leases;
-        whatever it had not started stays in the store for the next start. Errors of one cycle are logged
-        and the next cycle runs.
+        When the event is set, the steps already under way finish (a ticket being created is recorded), the
+        cycle releases its leases, and whatever it had not started stays in the store for the next start.
+        Errors of one cycle are logged and the next cycle runs.
         """
         stop = stop_event or threading.Event()
         self._stop = stop
@@ -392,7 +442,7 @@ class IntegrationEngine:
             stop.wait(interval)
 
     def stop(self) -> None:
-        """Ask :meth:`run_forever` (or a running :meth:`run_once`) to stop after the batch in hand."""
+        """Ask :meth:`run_forever` (or a running :meth:`run_once`) to stop once the steps under way have finished."""
         self._stop.set()
 
     # ------------------------------------------------------------------------------------------ intake
@@ -420,6 +470,31 @@ class IntegrationEngine:
         except StoreError as exc:  # the leases expire on their own
             logger.warning("could not release leases: %s", exc)
 
+    @contextlib.contextmanager
+    def _renewing(self, batch: Sequence[PlanRecord]) -> Iterator[None]:
+        """Renew the batch's leases every third of ``lease_for`` while it is worked on.
+
+        A batch can take longer than ``lease_for`` (a slow ServiceNow, a long batch): without renewal another
+        worker would take over plans this one is still working on, and create their tickets a second time.
+        """
+        keys = [record.plan_key for record in batch]
+        finished = threading.Event()
+
+        def renew() -> None:
+            while not finished.wait(self.lease_for.total_seconds() / 3):
+                try:
+                    self.store.renew(self.worker_id, keys, now=self.clock(), lease_for=self.lease_for)
+                except StoreError as exc:
+                    logger.warning("could not renew leases: %s", exc)
+
+        heartbeat = threading.Thread(target=renew, name="sim-servicenow-lease", daemon=True)
+        heartbeat.start()
+        try:
+            yield
+        finally:
+            finished.set()
+            heartbeat.join()
+
     # ------------------------------------------------------------------------------------------ one batch
 
     def _work(self, batch: list[PlanRecord], pool: ThreadPoolExecutor, report: CycleReport) -> None:
@@ -435,11 +510,17 @@ class IntegrationEngine:
         self, record: PlanRecord, report: CycleReport, step: Callable[[PlanRecord, CycleReport], PlanRecord]
     ) -> PlanRecord | None:
         """Run ``step`` on one plan; a plan that fails in an unexpected way must not stop the others."""
+        if self._stop.is_set():
+            return None  # stopping: a plan not yet started stays as stored, for the next start
         try:
             return step(record, report)
         except (LeaseLostError, StaleRecordError) as exc:
             _plan_log(record.plan_key).warning("left to another worker: %s", exc)
             return None
+        except _UnreadablePlan as exc:
+            _plan_log(record.plan_key).error("%s; failing the plan", exc)
+            report.error(CycleError("plan", str(exc), plan_key=record.plan_key, permanent=True))
+            return self._fail_plan(record, str(exc))
         except SimServiceNowError as exc:
             report.error(CycleError("plan", str(exc), plan_key=record.plan_key))
             _plan_log(record.plan_key).warning("step failed, will retry: %s", exc)
@@ -483,8 +564,11 @@ class IntegrationEngine:
     def _advance(self, record: PlanRecord, report: CycleReport) -> PlanRecord:
         if record.state is PlanState.RECEIVED:
             record = self._split(record, report)
-        if record.state is PlanState.ACTIVE:
-            plan = ProvisioningPlan.from_json(record.plan)
+        # Only groups without a ticket need the plan; a status-check cycle must not re-read every tracked plan.
+        if record.state is PlanState.ACTIVE and any(
+            g.state in (GroupState.RECEIVED, GroupState.CREATING) for g in record.groups
+        ):
+            plan = _stored_plan(record)
             groups_by_id = {g.group_id: g for g in plan_ticket_groups(plan, self.config)}
             for group in record.groups:
                 if group.state in (GroupState.RECEIVED, GroupState.CREATING):
@@ -493,7 +577,7 @@ class IntegrationEngine:
 
     def _split(self, record: PlanRecord, report: CycleReport) -> PlanRecord:
         now = self.clock()
-        plan = ProvisioningPlan.from_json(record.plan)
+        plan = _stored_plan(record)
         groups = plan_ticket_groups(plan, self.config)
         if not groups:
             report.add("skipped")
@@ -603,15 +687,23 @@ class IntegrationEngine:
         report.add("checked", len(due))
         by_plan: dict[str, PlanRecord] = {record.plan_key: record for record in records}
         for record, group, ref in due:
-            current = by_plan[record.plan_key]
-            try:
-                by_plan[record.plan_key] = self._apply_status(
-                    current, current.group(group.group_id), ref, statuses.get(ref.id), report
-                )
-            except (LeaseLostError, StaleRecordError) as exc:
-                _plan_log(record.plan_key).warning("left to another worker: %s", exc)
-                by_plan.pop(record.plan_key, None)
+            current = by_plan.get(record.plan_key)
+            if current is None or current.state is not PlanState.ACTIVE:
+                continue  # dropped, or failed, while another of its tickets was applied
+            step = functools.partial(
+                self._apply_group_status, group_id=group.group_id, ref=ref, status=statuses.get(ref.id)
+            )
+            applied = self._guard(current, report, step)
+            if applied is None:
+                by_plan.pop(record.plan_key)
+            else:
+                by_plan[record.plan_key] = applied
         return list(by_plan.values())
+
+    def _apply_group_status(
+        self, record: PlanRecord, report: CycleReport, *, group_id: str, ref: TicketRef, status: TicketStatus | None
+    ) -> PlanRecord:
+        return self._apply_status(record, record.group(group_id), ref, status, report)
 
     def _postpone(self, record: PlanRecord, now: datetime) -> PlanRecord:
         later = now + _TRANSIENT_BACKOFF
@@ -686,8 +778,10 @@ class IntegrationEngine:
             return self._update(self._with_due(record.with_group(failed), now), failed.detail)
         report.add("retried")
         attempt = group.attempt + 1
-        plan = ProvisioningPlan.from_json(record.plan)
-        spec = {g.group_id: g for g in plan_ticket_groups(plan, self.config)}[group.group_id]
+        plan = _stored_plan(record)
+        spec = next((g for g in plan_ticket_groups(plan, self.config) if g.group_id == group.group_id), None)
+        if spec is None:
+            raise ValueError(f"the plan no longer yields ticket group {group.group_id!r}")
         again = attrs.evolve(
             group,
             state=GroupState.CREATING,
@@ -751,7 +845,7 @@ class IntegrationEngine:
             log.warning("its source %r is not configured in this engine; finishing without a report", record.source)
         else:
             try:
-                source.report(ProvisioningPlan.from_json(record.plan), plan_report)
+                source.report(_plan_to_report(record), plan_report)
             except (TransportError, ApiError) as exc:
                 report.error(CycleError("report", str(exc), plan_key=record.plan_key))
                 log.warning("report failed, will retry: %s", exc)
@@ -782,7 +876,7 @@ class IntegrationEngine:
             )
         else:
             detail = f"{outcome.value}: {record.detail or 'no account request for a managed source'}"
-        plan = ProvisioningPlan.from_json(record.plan)
+        plan = _plan_to_report(record)
         unmanaged = tuple(
             dict.fromkeys(r.source_label for r in plan.account_requests if self.config.managed_source(r) is None)
         )

@@ -108,7 +108,14 @@ class TicketingSystem(Protocol):
         ...
 
     def find(self, correlation_key: str) -> TicketRef | None:
-        """The ticket carrying ``correlation_key``, or ``None`` if there is none."""
+        """The ticket carrying ``correlation_key``, or ``None`` if there is none.
+
+        It may search an eventually consistent index (Jira Cloud's search trails writes by a few seconds), so a
+        ticket created moments ago may not be found yet. The engine calls it only for a group whose create was
+        interrupted, and only after waiting: a create that failed for a passing reason is looked up again after
+        the engine's transient back-off (``_TRANSIENT_BACKOFF``, 30 seconds), a crashed worker's groups once its
+        lease has expired — both well past such a lag.
+        """
         ...
 
     def statuses(self, refs: Sequence[TicketRef]) -> Mapping[str, TicketStatus]:

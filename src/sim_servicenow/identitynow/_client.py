@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
@@ -54,6 +55,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("sim_servicenow.identitynow")
 
 #: The largest page IdentityNow's list endpoints serve.
 MAX_PAGE_SIZE = 250
@@ -512,7 +515,8 @@ class WorkItemsApi(_Endpoint):
         Work items name their source rather than identify it (``approvalItems[].application``,
         ``remediationItems[].applicationName``), so the sources are read first, in one request. A name
         matches case-insensitively, also with the ``" [source]"`` / ``" [source-<n>]"`` suffix of
-        IdentityNow's internal application names. Work items are then read a page at a time.
+        IdentityNow's internal application names. Work items are then read a page at a time; one that cannot be
+        read (it does not match IdentityNow's schema) is logged and skipped, so it cannot hold up the others.
 
         Raises:
             ConfigError: a source id is not a source of the tenant (checked before any work item is read).
@@ -540,12 +544,32 @@ class WorkItemsApi(_Endpoint):
     ) -> Iterator[ManualAction]:
         if not by_name:
             return
-        for item in self.iter(owner_id=owner_id, page_size=page_size):
+        for item in self._iter_readable(owner_id, page_size):
             if item.type != WorkItemType.MANUAL_ACTION:
                 continue
             source = next((by_name[name] for name in _work_item_sources(item) if name in by_name), None)
             if source is not None:
                 yield ManualAction(item, source)
+
+    def _iter_readable(self, owner_id: str | None, page_size: int) -> Iterator[WorkItem]:
+        """Pending work items decoded one by one: an unreadable one is logged and skipped, not fatal to its page."""
+        _check_limit(page_size, "page_size", minimum=1)
+        params = _collection_params(None, None, {"ownerId": owner_id})
+
+        def fetch(offset: int, limit: int) -> Page[tuple[requests.Response, Any]]:
+            response = self._send("GET", self._path(), params={**params, "offset": str(offset), "limit": str(limit)})
+            data = decode_json(response)
+            if not isinstance(data, list):
+                raise _decode_error(response, f"expected a JSON array, got {type(data).__name__}")
+            # Raw items, so a page keeps its length (a short page ends the collection).
+            return Page([(response, raw) for raw in data])
+
+        for response, raw in iter_offset_pages(fetch, page_size=page_size, short_page_is_last=True):
+            try:
+                yield self._decode(response, WorkItem, raw)
+            except DecodeError as exc:
+                work_item_id = raw.get("id") if isinstance(raw, Mapping) else None
+                logger.error("work item %s cannot be read, skipped (it stays pending): %s", work_item_id or "?", exc)
 
     def get(self, work_item_id: str) -> WorkItem:
         """The work item with this id."""

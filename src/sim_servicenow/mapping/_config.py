@@ -15,18 +15,23 @@ from .._errors import ConfigError, ValidationProblem
 from ._plan import AccountOperation, AccountRequest, ProvisioningPlan
 from ._secret import Secret
 from ._status import StatusMap
-from ._template import RequestTemplate, TicketType
+from ._template import ITEM_PREFIX, REQUEST_PREFIX, RequestTemplate, TicketType
 
 __all__ = [
     "ExpiryAction",
     "Grouping",
     "IdentityNowSettings",
     "IntegrationConfig",
+    "JiraAuthType",
+    "JiraCorrelationField",
+    "JiraDeployment",
+    "JiraSettings",
     "ManagedSource",
     "ServiceNowAuthType",
     "ServiceNowSettings",
     "StatusCheck",
     "TicketFilter",
+    "TicketingSystemKind",
 ]
 
 _SOURCE_ID = re.compile(r"^[^/#\s]+$")
@@ -34,6 +39,21 @@ _SYS_ID = re.compile(r"^[0-9a-f]{32}$")
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEFAULT_SUPPRESSED_FLOWS = ("AttributeSync", "Attribute Synchronization Refresh")
+_HTTP_URL = re.compile(r"^https?://[^/\s]+")
+#: Status fields the Jira adapter can read: the status category's key, or the status's name.
+_JIRA_STATUS_FIELDS = ("statusCategory", "status")
+
+
+class TicketingSystemKind(enum.Enum):
+    """Which ticketing system an integration raises its tickets in.
+
+    ``SERVICENOW``: catalog orders or table records (the ``[servicenow]`` settings). ``JIRA``: Jira Service
+    Management customer requests (the ``[jira]`` settings). The values are the systems' names in
+    :attr:`~sim_servicenow.engine.TicketRef.system`.
+    """
+
+    SERVICENOW = "servicenow"
+    JIRA = "jira"
 
 
 class ServiceNowAuthType(enum.Enum):
@@ -97,6 +117,117 @@ class ServiceNowSettings:
     def effective_token_url(self) -> str:
         """:attr:`token_url`, or ServiceNow's default token endpoint of :attr:`url`."""
         return self.token_url or f"{self.url.rstrip('/')}/oauth_token.do"
+
+
+class JiraDeployment(enum.Enum):
+    """Which kind of Jira site: ``CLOUD`` (``*.atlassian.net``) or ``DATA_CENTER`` (self-managed)."""
+
+    CLOUD = "cloud"
+    DATA_CENTER = "data_center"
+
+
+class JiraAuthType(enum.Enum):
+    """How the library authenticates to Jira.
+
+    ``BASIC``: a user and a secret on every request: on Cloud the account's e-mail address and an API token, on
+    Data Center the user name and password. ``BEARER``: a Data Center personal access token (Jira Cloud accepts
+    bearer tokens only from OAuth apps, on another host).
+    """
+
+    BASIC = "basic"
+    BEARER = "bearer"
+
+
+class JiraCorrelationField(enum.Enum):
+    """Where a Jira create request carries the correlation key.
+
+    ``DESCRIPTION``: a marker line at the end of the description (any request type with a description).
+    ``LABELS``: a label (the request type must offer the Labels field).
+    """
+
+    DESCRIPTION = "description"
+    LABELS = "labels"
+
+
+def _field_map(value: Mapping[str, str]) -> Mapping[str, str]:
+    return dict(value)
+
+
+@attrs.frozen
+class JiraSettings:
+    """Where and how to reach Jira Service Management, and where requests are raised.
+
+    The options of :class:`~sim_servicenow.adapters.JiraServiceManagementTicketing`, as configuration.
+
+    Attributes:
+        url: the site, e.g. ``https://acme.atlassian.net`` or ``https://jira.example.com``.
+        service_desk_id: the service desk requests are raised in (``serviceDeskId``).
+        request_type_id: the request type they are raised with (``requestTypeId``).
+        deployment: Cloud or Data Center (they search differently).
+        auth: Basic or bearer; see :class:`JiraAuthType`.
+        username: for Basic: the account's e-mail address on Cloud, the user name on Data Center.
+        api_token: for Basic on Cloud: the account's API token.
+        password: for Basic on Data Center: the user's password.
+        personal_access_token: for bearer on Data Center.
+        correlation_field: where the create request carries the correlation key.
+        correlation_label_prefix: the start of every correlation label.
+        field_map: template key → Jira field id; other template keys are Jira field ids themselves.
+        public_comments: the engine's notes (an overdue ticket) as public comments instead of internal ones.
+        batch_size: the most keys one status search names.
+        page_size: ``maxResults`` of each search page.
+    """
+
+    url: str
+    service_desk_id: str
+    request_type_id: str
+    deployment: JiraDeployment = JiraDeployment.CLOUD
+    auth: JiraAuthType = JiraAuthType.BASIC
+    username: str | None = None
+    api_token: Secret | None = None
+    password: Secret | None = None
+    personal_access_token: Secret | None = None
+    correlation_field: JiraCorrelationField = JiraCorrelationField.DESCRIPTION
+    correlation_label_prefix: str = "sim-corr-"
+    field_map: Mapping[str, str] = attrs.field(
+        factory=lambda: {"short_description": "summary"}, converter=_field_map, hash=False
+    )
+    public_comments: bool = False
+    batch_size: int = 50
+    page_size: int = 100
+
+
+def jira_option_problems(
+    *,
+    service_desk_id: Any,
+    request_type_id: Any,
+    deployment: Any,
+    correlation_field: Any,
+    correlation_label_prefix: Any,
+    batch_size: Any,
+    page_size: Any,
+) -> list[ValidationProblem]:
+    """Problems of the Jira adapter's options, each with the option's name as its path.
+
+    One set of rules for :class:`JiraSettings` and the adapter's constructor.
+    """
+    problems = []
+    for name, value in (("service_desk_id", service_desk_id), ("request_type_id", request_type_id)):
+        if not str(value or "").strip():
+            problems.append(ValidationProblem(name, "must not be empty"))
+    if deployment not in {d.value for d in JiraDeployment}:
+        problems.append(ValidationProblem("deployment", f"expected 'cloud' or 'data_center', got {deployment!r}"))
+    if correlation_field not in {f.value for f in JiraCorrelationField}:
+        problems.append(
+            ValidationProblem("correlation_field", f"expected 'description' or 'labels', got {correlation_field!r}")
+        )
+    prefix = correlation_label_prefix
+    # Labels have no spaces and at most 255 characters; the rest of the label encodes the key.
+    if not isinstance(prefix, str) or not prefix or any(ch.isspace() for ch in prefix) or len(prefix) > 100:
+        problems.append(ValidationProblem("correlation_label_prefix", "must be 1-100 characters without spaces"))
+    for name, value in (("batch_size", batch_size), ("page_size", page_size)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(ValidationProblem(name, f"must be an integer >= 1, got {value!r}"))
+    return problems
 
 
 @attrs.frozen
@@ -256,23 +387,38 @@ def _sources(value: Iterable[ManagedSource]) -> tuple[ManagedSource, ...]:
     return tuple(value)
 
 
+def _default_ticket_type(config: IntegrationConfig) -> TicketType:
+    # A Jira request is one record with fields: the table shape, rendered by the same templates.
+    return TicketType.TABLE if config.ticketing is TicketingSystemKind.JIRA else TicketType.CATALOG
+
+
 def _default_template(config: IntegrationConfig) -> RequestTemplate:
+    if config.ticketing is TicketingSystemKind.JIRA:
+        return RequestTemplate.default(TicketType.TABLE)
     return RequestTemplate.default(config.ticket_type)
 
 
 def _default_status_map(config: IntegrationConfig) -> StatusMap:
+    if config.ticketing is TicketingSystemKind.JIRA:
+        return StatusMap.jira()
     if config.ticket_type is TicketType.CATALOG or config.table is None:
         return StatusMap.sc_request()
     return StatusMap.default_for_table(config.table)
 
 
 def _default_item_status_map(config: IntegrationConfig) -> StatusMap | None:
+    if config.ticketing is TicketingSystemKind.JIRA:
+        return None
     return StatusMap.task() if config.ticket_type is TicketType.CATALOG else None
 
 
 @attrs.frozen
 class IntegrationConfig:
     """Everything one integration needs: connections, managed sources, ticket shape, templates, status maps.
+
+    Tickets are raised in ServiceNow (the default) or, with ``ticketing=TicketingSystemKind.JIRA``, in Jira
+    Service Management: then :attr:`jira` says where, tickets have the table shape (un-prefixed template keys;
+    ``short_description`` becomes Jira's ``summary``), and the status maps default to :meth:`StatusMap.jira`.
 
     Build it from a SailPoint SIM definition (:meth:`from_sim_integration`), a Service Desk Integration
     definition (:meth:`from_service_desk_integration`), a TOML file (:meth:`from_toml`, :meth:`from_toml_file`)
@@ -285,18 +431,21 @@ class IntegrationConfig:
 
     Attributes:
         name: the integration's name.
-        servicenow: how to reach ServiceNow.
+        servicenow: how to reach ServiceNow (used when :attr:`ticketing` is ServiceNow).
         identitynow: how to reach IdentityNow (needed to read work items and report back).
+        jira: how to reach Jira Service Management (used when :attr:`ticketing` is Jira). Keyword only.
         sources: the managed sources; account requests on other sources are left alone.
-        ticket_type: catalog orders or records on a table.
-        table: the table for ``TicketType.TABLE`` (``incident``, ``sc_request``, ``change_request``, any table).
+        ticketing: the system tickets are raised in; ServiceNow by default. Keyword only.
+        ticket_type: catalog orders or records on a table (ServiceNow); always ``TABLE`` for Jira.
+        table: the table for ``TicketType.TABLE`` (``incident``, ``sc_request``, ``change_request``, any table);
+            not used for Jira.
         grouping: how account requests are split into tickets.
         correlation_variable: the catalog variable that carries the correlation key in catalog orders.
         request_template: ticket field → Velocity template; defaults to :meth:`RequestTemplate.default`.
-        status_map: maps the ticket's status (``sc_request.request_state`` for catalog tickets); defaults by
-            ticket type and table.
+        status_map: maps the ticket's status (``sc_request.request_state`` for catalog tickets, the status
+            category for Jira); defaults by ticketing system, ticket type and table.
         item_status_map: maps each RITM's ``state`` for catalog tickets (the task state model by default);
-            combined with :attr:`status_map` by :func:`~sim_servicenow.mapping.combine_statuses`.
+            combined with :attr:`status_map` by :func:`~sim_servicenow.mapping.combine_statuses`. None for Jira.
         filters: which operations and attributes create tickets.
         status_check: check interval and maximum days.
         expiry_action: what to do when the maximum days have passed.
@@ -316,8 +465,12 @@ class IntegrationConfig:
     name: str = "sim-servicenow"
     servicenow: ServiceNowSettings | None = None
     identitynow: IdentityNowSettings | None = None
+    # Keyword only, so positional construction stays as it was; defined here because the defaults below depend
+    # on the ticketing system (attrs assigns fields in definition order).
+    jira: JiraSettings | None = attrs.field(default=None, kw_only=True)
     sources: tuple[ManagedSource, ...] = attrs.field(default=(), converter=_sources)
-    ticket_type: TicketType = TicketType.CATALOG
+    ticketing: TicketingSystemKind = attrs.field(default=TicketingSystemKind.SERVICENOW, kw_only=True)
+    ticket_type: TicketType = attrs.field(default=attrs.Factory(_default_ticket_type, takes_self=True))
     table: str | None = None
     grouping: Grouping = Grouping.SOURCE
     correlation_variable: str = "sim_correlation_id"
@@ -354,7 +507,8 @@ class IntegrationConfig:
         return None
 
     def ready_problems(self) -> tuple[ValidationProblem, ...]:
-        """What is missing to run the engine: connections, secrets, managed sources, catalog items."""
+        """What is missing to run the engine: the selected ticketing system's connection and secrets, IdentityNow's
+        secrets, managed sources, catalog items (ServiceNow catalog tickets)."""
         return _readiness_problems(self)
 
     def ensure_ready(self) -> None:
@@ -362,7 +516,7 @@ class IntegrationConfig:
 
         Raises:
             ConfigError: every missing piece, each with its path (``servicenow.password: environment variable
-                SN_PASSWORD is not set``).
+                SN_PASSWORD is not set``, ``jira.api_token: required for this authentication type``).
         """
         problems = self.ready_problems()
         if problems:
@@ -479,7 +633,9 @@ class IntegrationConfig:
 
 def _consistency_problems(config: IntegrationConfig) -> list[ValidationProblem]:
     problems: list[ValidationProblem] = []
-    if config.ticket_type is TicketType.TABLE:
+    if config.ticketing is TicketingSystemKind.JIRA:
+        problems += _jira_problems(config)
+    elif config.ticket_type is TicketType.TABLE:
         if not config.table:
             problems.append(ValidationProblem("ticket.table", "required when ticket.type is 'table'"))
         elif not _TABLE_NAME.match(config.table):
@@ -521,26 +677,75 @@ def _consistency_problems(config: IntegrationConfig) -> list[ValidationProblem]:
     for path, url in (
         ("servicenow.url", config.servicenow.url if config.servicenow else None),
         ("identitynow.url", config.identitynow.url if config.identitynow else None),
+        ("jira.url", config.jira.url if config.jira else None),
     ):
-        if url is not None and not re.match(r"^https?://[^/\s]+", url):
+        if url is not None and not _HTTP_URL.match(url):
             problems.append(ValidationProblem(path, f"{url!r} is not an http(s) URL"))
+    if config.jira is not None:
+        problems += _jira_settings_problems(config.jira)
+    return problems
+
+
+_SERVICENOW_ONLY = "only used when ticketing is 'servicenow'"
+
+
+def _jira_problems(config: IntegrationConfig) -> list[ValidationProblem]:
+    """What contradicts Jira as the ticketing system: ServiceNow's ticket shapes and status fields."""
+    problems = []
+    if config.ticket_type is not TicketType.TABLE:
+        problems.append(ValidationProblem("ticket.type", _SERVICENOW_ONLY))
+    if config.table is not None:
+        problems.append(ValidationProblem("ticket.table", _SERVICENOW_ONLY))
+    if config.item_status_map is not None:
+        problems.append(ValidationProblem("status.item_map", _SERVICENOW_ONLY))
+    if config.status_map.field not in _JIRA_STATUS_FIELDS:
+        problems.append(
+            ValidationProblem(
+                "status.field",
+                f"Jira statuses are read from 'statusCategory' or 'status', not {config.status_map.field!r}",
+            )
+        )
+    # A req_/ritm_ key fills a ServiceNow REQ or RITM; for Jira it would be dropped without a word.
+    problems += [
+        ValidationProblem(f"request.{field}", "req_ and ritm_ keys fill ServiceNow records; Jira takes plain keys")
+        for field in config.request_template.fields
+        if _routed_to_servicenow_record(field)
+    ]
+    return problems
+
+
+def _routed_to_servicenow_record(field: str) -> bool:
+    return any(field.startswith(prefix) and len(field) > len(prefix) for prefix in (REQUEST_PREFIX, ITEM_PREFIX))
+
+
+def _jira_settings_problems(jira: JiraSettings) -> list[ValidationProblem]:
+    problems = [
+        ValidationProblem(f"jira.{problem.path}", problem.message)
+        for problem in jira_option_problems(
+            service_desk_id=jira.service_desk_id,
+            request_type_id=jira.request_type_id,
+            deployment=jira.deployment.value,
+            correlation_field=jira.correlation_field.value,
+            correlation_label_prefix=jira.correlation_label_prefix,
+            batch_size=jira.batch_size,
+            page_size=jira.page_size,
+        )
+    ]
+    if jira.auth is JiraAuthType.BEARER and jira.deployment is JiraDeployment.CLOUD:
+        problems.append(
+            ValidationProblem(
+                "jira.auth", "Jira Cloud takes an e-mail address and API token (basic), not a bearer token"
+            )
+        )
     return problems
 
 
 def _readiness_problems(config: IntegrationConfig) -> tuple[ValidationProblem, ...]:
     problems: list[ValidationProblem] = []
-    servicenow = config.servicenow
-    if servicenow is None:
-        problems.append(ValidationProblem("servicenow.url", "required to run"))
+    if config.ticketing is TicketingSystemKind.JIRA:
+        problems += _jira_readiness_problems(config.jira)
     else:
-        needed: dict[str, Any] = {}
-        if servicenow.auth in (ServiceNowAuthType.BASIC, ServiceNowAuthType.OAUTH2_PASSWORD):
-            needed |= {"username": servicenow.username, "password": servicenow.password}
-        if servicenow.auth is not ServiceNowAuthType.BASIC:
-            needed |= {"client_id": servicenow.client_id, "client_secret": servicenow.client_secret}
-        if servicenow.auth is ServiceNowAuthType.OAUTH2_REFRESH_TOKEN:
-            needed["refresh_token"] = servicenow.refresh_token
-        problems += _missing("servicenow", needed)
+        problems += _servicenow_readiness_problems(config.servicenow)
     if config.identitynow is not None:
         problems += _missing(
             "identitynow",
@@ -548,13 +753,39 @@ def _readiness_problems(config: IntegrationConfig) -> tuple[ValidationProblem, .
         )
     if not config.sources:
         problems.append(ValidationProblem("sources", "no managed sources: nothing would become a ticket"))
-    if config.ticket_type is TicketType.CATALOG:
+    if config.ticketing is TicketingSystemKind.SERVICENOW and config.ticket_type is TicketType.CATALOG:
         problems += [
             ValidationProblem(f"sources.{source.id}.catalog_item", "required for catalog tickets")
             for source in config.sources
             if not source.catalog_item
         ]
     return tuple(problems)
+
+
+def _servicenow_readiness_problems(servicenow: ServiceNowSettings | None) -> list[ValidationProblem]:
+    if servicenow is None:
+        return [ValidationProblem("servicenow.url", "required to run")]
+    needed: dict[str, Any] = {}
+    if servicenow.auth in (ServiceNowAuthType.BASIC, ServiceNowAuthType.OAUTH2_PASSWORD):
+        needed |= {"username": servicenow.username, "password": servicenow.password}
+    if servicenow.auth is not ServiceNowAuthType.BASIC:
+        needed |= {"client_id": servicenow.client_id, "client_secret": servicenow.client_secret}
+    if servicenow.auth is ServiceNowAuthType.OAUTH2_REFRESH_TOKEN:
+        needed["refresh_token"] = servicenow.refresh_token
+    return _missing("servicenow", needed)
+
+
+def _jira_readiness_problems(jira: JiraSettings | None) -> list[ValidationProblem]:
+    if jira is None:
+        return [ValidationProblem("jira.url", "required to run")]
+    needed: dict[str, Any]
+    if jira.auth is JiraAuthType.BEARER:
+        needed = {"personal_access_token": jira.personal_access_token}
+    elif jira.deployment is JiraDeployment.CLOUD:
+        needed = {"username": jira.username, "api_token": jira.api_token}
+    else:
+        needed = {"username": jira.username, "password": jira.password}
+    return _missing("jira", needed)
 
 
 def _missing(section: str, needed: Mapping[str, Any]) -> list[ValidationProblem]:

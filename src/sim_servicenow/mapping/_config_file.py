@@ -18,11 +18,16 @@ from ._config import (
     Grouping,
     IdentityNowSettings,
     IntegrationConfig,
+    JiraAuthType,
+    JiraCorrelationField,
+    JiraDeployment,
+    JiraSettings,
     ManagedSource,
     ServiceNowAuthType,
     ServiceNowSettings,
     StatusCheck,
     TicketFilter,
+    TicketingSystemKind,
     kind_of,
 )
 from ._plan import AccountOperation
@@ -66,7 +71,9 @@ _TOP_KEYS = {
     "description",
     "store_url",
     "forward_failed_to",
+    "ticketing",
     "servicenow",
+    "jira",
     "identitynow",
     "ticket",
     "sources",
@@ -115,6 +122,29 @@ class _Reader:
             self.problem(path, f"expected text, got {kind_of(value)}")
             return None
         return value
+
+    def identifier(self, data: Mapping[str, Any], key: str, path: str, *, required: bool = False) -> str | None:
+        """An id that is text or a whole number (``service_desk_id = 4`` and ``"4"`` are the same)."""
+        value = data.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        text = self.text(data, key, path, required=required)
+        if text is not None and not text.strip():
+            self.problem(path, "must not be empty")
+            return None
+        return text
+
+    def text_table(self, data: Mapping[str, Any], key: str, path: str) -> dict[str, str] | None:
+        table = self.table(data, key, path)
+        if table is None:
+            return None
+        values: dict[str, str] = {}
+        for name, value in table.items():
+            if isinstance(value, str):
+                values[str(name)] = value
+            else:
+                self.problem(f"{path}.{name}", f"expected text, got {kind_of(value)}")
+        return values
 
     def boolean(self, data: Mapping[str, Any], key: str, path: str) -> bool | None:
         value = data.get(key)
@@ -209,7 +239,10 @@ def read_config(
         if value is not None:
             settings[key] = value
 
+    ticketing = reader.choice(data, "ticketing", "ticketing", TicketingSystemKind)
+    jira_selected = ticketing is TicketingSystemKind.JIRA
     servicenow = _read_servicenow(reader, data)
+    jira = _read_jira(reader, data)
     identitynow = _read_identitynow(reader, data)
     ticket = reader.table(data, "ticket", "ticket") or {}
     reader.unknown_keys(ticket, ("type", "table", "grouping", "correlation_variable"), "ticket")
@@ -219,11 +252,16 @@ def read_config(
     sources = _read_sources(reader, data)
     render = reader.table(data, "render", "render") or {}
     strict, limits = _read_render(reader, render)
-    request_template = _read_request(reader, data, ticket_type or TicketType.CATALOG, strict, limits)
+    # Jira requests have the table shape whatever [ticket] says (a contradiction is reported once, below).
+    template_shape = TicketType.TABLE if jira_selected else ticket_type or TicketType.CATALOG
+    request_template = _read_request(reader, data, template_shape, strict, limits)
     status = reader.table(data, "status", "status") or {}
     # A status map is read from the field the ticket's default map reads: request_state for catalog orders.
-    status_table = (table or "") if ticket_type is TicketType.TABLE else "sc_request"
-    default_field = StatusMap.default_for_table(status_table).field
+    if jira_selected:
+        default_field = StatusMap.jira().field
+    else:
+        status_table = (table or "") if ticket_type is TicketType.TABLE else "sc_request"
+        default_field = StatusMap.default_for_table(status_table).field
     status_settings = _read_status(reader, status, default_field)
     filters = _read_filters(reader, data)
     sailpoint = reader.table(data, "sailpoint", "sailpoint") or {}
@@ -234,7 +272,9 @@ def read_config(
             settings[key] = value
 
     optional = {
+        "ticketing": ticketing,
         "servicenow": servicenow,
+        "jira": jira,
         "identitynow": identitynow,
         "sources": sources,
         "ticket_type": ticket_type,
@@ -277,6 +317,55 @@ def _read_servicenow(reader: _Reader, data: Mapping[str, Any]) -> ServiceNowSett
     if url is None:
         return None
     return ServiceNowSettings(url, auth, username, password, client_id, client_secret, refresh_token, token_url)
+
+
+_JIRA_KEYS = (
+    "url",
+    "service_desk_id",
+    "request_type_id",
+    "deployment",
+    "auth",
+    "username",
+    "api_token",
+    "password",
+    "personal_access_token",
+    "correlation_field",
+    "correlation_label_prefix",
+    "field_map",
+    "public_comments",
+    "batch_size",
+    "page_size",
+)
+
+
+def _read_jira(reader: _Reader, data: Mapping[str, Any]) -> JiraSettings | None:
+    section = reader.table(data, "jira", "jira")
+    if section is None:
+        return None
+    reader.unknown_keys(section, _JIRA_KEYS, "jira")
+    url = reader.text(section, "url", "jira.url", required=True)
+    service_desk_id = reader.identifier(section, "service_desk_id", "jira.service_desk_id", required=True)
+    request_type_id = reader.identifier(section, "request_type_id", "jira.request_type_id", required=True)
+    options: dict[str, Any] = {
+        "deployment": reader.choice(section, "deployment", "jira.deployment", JiraDeployment),
+        "auth": reader.choice(section, "auth", "jira.auth", JiraAuthType),
+        "username": reader.text(section, "username", "jira.username"),
+        "api_token": reader.secret(section, "api_token", "jira.api_token"),
+        "password": reader.secret(section, "password", "jira.password"),
+        "personal_access_token": reader.secret(section, "personal_access_token", "jira.personal_access_token"),
+        "correlation_field": reader.choice(
+            section, "correlation_field", "jira.correlation_field", JiraCorrelationField
+        ),
+        "correlation_label_prefix": reader.text(section, "correlation_label_prefix", "jira.correlation_label_prefix"),
+        "field_map": reader.text_table(section, "field_map", "jira.field_map"),
+        "public_comments": reader.boolean(section, "public_comments", "jira.public_comments"),
+        "batch_size": reader.whole_number(section, "batch_size", "jira.batch_size", minimum=1),
+        "page_size": reader.whole_number(section, "page_size", "jira.page_size", minimum=1),
+    }
+    if url is None or service_desk_id is None or request_type_id is None:
+        return None
+    given = {key: value for key, value in options.items() if value is not None}
+    return JiraSettings(url, service_desk_id, request_type_id, **given)
 
 
 def _read_identitynow(reader: _Reader, data: Mapping[str, Any]) -> IdentityNowSettings | None:
@@ -486,13 +575,40 @@ def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
+_DEFAULT_CORRELATION_VARIABLE = attrs.fields(IntegrationConfig).correlation_variable.default
+
+
+def _jira_data(jira: JiraSettings) -> dict[str, Any]:
+    return _without_none(
+        {
+            "url": jira.url,
+            "service_desk_id": jira.service_desk_id,
+            "request_type_id": jira.request_type_id,
+            "deployment": jira.deployment.value,
+            "auth": jira.auth.value,
+            "username": jira.username,
+            "api_token": _secret_data(jira.api_token),
+            "password": _secret_data(jira.password),
+            "personal_access_token": _secret_data(jira.personal_access_token),
+            "correlation_field": jira.correlation_field.value,
+            "correlation_label_prefix": jira.correlation_label_prefix,
+            "field_map": dict(jira.field_map),
+            "public_comments": jira.public_comments,
+            "batch_size": jira.batch_size,
+            "page_size": jira.page_size,
+        }
+    )
+
+
 def write_config(config: IntegrationConfig) -> dict[str, Any]:
+    jira_selected = config.ticketing is TicketingSystemKind.JIRA
     data: dict[str, Any] = _without_none(
         {
             "name": config.name,
             "description": config.description,
             "store_url": config.store_url,
             "forward_failed_to": config.forward_failed_to,
+            "ticketing": config.ticketing.value,
         }
     )
     if config.servicenow is not None:
@@ -509,6 +625,8 @@ def write_config(config: IntegrationConfig) -> dict[str, Any]:
                 "token_url": sn.token_url,
             }
         )
+    if config.jira is not None:
+        data["jira"] = _jira_data(config.jira)
     if config.identitynow is not None:
         isc = config.identitynow
         data["identitynow"] = _without_none(
@@ -519,12 +637,17 @@ def write_config(config: IntegrationConfig) -> dict[str, Any]:
                 "token_url": isc.token_url,
             }
         )
+    # A Jira ticket has one shape; ServiceNow's ticket settings are written only when they say something.
     data["ticket"] = _without_none(
         {
-            "type": config.ticket_type.value,
+            "type": None if jira_selected else config.ticket_type.value,
             "table": config.table if config.ticket_type is TicketType.TABLE else None,
             "grouping": config.grouping.value,
-            "correlation_variable": config.correlation_variable,
+            "correlation_variable": (
+                None
+                if jira_selected and config.correlation_variable == _DEFAULT_CORRELATION_VARIABLE
+                else config.correlation_variable
+            ),
         }
     )
     data["sources"] = {
@@ -537,12 +660,13 @@ def write_config(config: IntegrationConfig) -> dict[str, Any]:
     status: dict[str, Any] = {
         "field": config.status_map.field,
         "map": config.status_map.to_mapping(),
-        "item_map": config.item_status_map.to_mapping() if config.item_status_map is not None else False,
         "check_interval_minutes": _minutes(config.status_check.interval),
         "max_check_days": config.status_check.max_days,
         "expiry_action": config.expiry_action.value,
         "retry_limit": config.retry_limit,
     }
+    if not jira_selected:
+        status["item_map"] = config.item_status_map.to_mapping() if config.item_status_map is not None else False
     if config.status_map.close_codes:
         status["close_codes"] = {key: value.value for key, value in config.status_map.close_codes.items()}
     data["status"] = status

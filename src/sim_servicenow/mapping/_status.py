@@ -1,4 +1,4 @@
-"""Status maps: a ticket's ServiceNow status value becomes Queued, Committed, Failed or Retry."""
+"""Status maps: a ticket's status value (ServiceNow, Jira) becomes Queued, Committed, Failed or Retry."""
 
 from __future__ import annotations
 
@@ -43,6 +43,20 @@ class ProvisioningStatus(enum.Enum):
         """True for Committed and Failed: nothing more will happen to the ticket."""
         return self in (ProvisioningStatus.COMMITTED, ProvisioningStatus.FAILED)
 
+
+#: Jira resolutions that mean the work was not done.
+_JIRA_FAILED_RESOLUTIONS = (
+    "Won't Do",
+    "Won't Fix",
+    "Declined",
+    "Rejected",
+    "Duplicate",
+    "Cannot Reproduce",
+    "Canceled",
+    "Cancelled",
+    "Incomplete",
+    "Abandoned",
+)
 
 # Worst first. A group of tickets (a REQ and its RITMs, or several tickets of one plan) is as bad as its worst
 # member: one failure fails it; a retry is needed before anything can be committed; committed only when all are.
@@ -122,13 +136,16 @@ class StatusMap:
 
     Targets may be :class:`ProvisioningStatus` members or their names in any case, so SailPoint's
     ``statusMap`` works as it is: ``StatusMap({"closed_complete": "Committed", "requested": "queued"})``.
-    Defaults: :meth:`sc_request`, :meth:`task`, :meth:`incident`, :meth:`change_request`.
+    Defaults: :meth:`sc_request`, :meth:`task`, :meth:`incident`, :meth:`change_request` (ServiceNow) and
+    :meth:`jira` (Jira Service Management).
 
     Attributes:
         entries: ticket status value → provisioning status.
-        field: the ticket field the values come from (``request_state`` on ``sc_request``, ``state`` elsewhere).
+        field: the ticket field the values come from (``request_state`` on ``sc_request``, ``state`` elsewhere;
+            ``statusCategory`` or ``status`` for Jira).
         close_codes: optional ``close_code`` value → provisioning status, consulted only when the state maps to a
             final status (Committed or Failed): an incident resolved with a "not solved" close code can then fail.
+            For Jira these are resolution names.
 
     Raises:
         StatusMappingError: every problem at once, each with the offending key as its path
@@ -248,6 +265,26 @@ class StatusMap:
                 "4": ProvisioningStatus.FAILED,
             },
             close_codes={"unsuccessful": ProvisioningStatus.FAILED},
+        )
+
+    @classmethod
+    def jira(cls) -> StatusMap:
+        """Jira Service Management: the issue's status category, with the resolution deciding success.
+
+        ``new`` and ``indeterminate`` (To Do, In Progress) → Queued; ``done`` → Committed, unless the resolution
+        is one that means the work was not done (Won't Do, Won't Fix, Declined, Rejected, Duplicate, Cannot
+        Reproduce, Canceled, Cancelled, Incomplete, Abandoned) → Failed. The map's ``field`` is
+        ``statusCategory``; its ``close_codes`` are resolution names. For status names instead, build a map
+        whose ``field`` is ``status``.
+        """
+        return cls(
+            {
+                "new": ProvisioningStatus.QUEUED,
+                "indeterminate": ProvisioningStatus.QUEUED,
+                "done": ProvisioningStatus.COMMITTED,
+            },
+            field="statusCategory",
+            close_codes=dict.fromkeys(_JIRA_FAILED_RESOLUTIONS, ProvisioningStatus.FAILED),
         )
 
     @classmethod

@@ -9,7 +9,7 @@ from typing import ClassVar
 import attrs
 
 from .._errors import ConfigError, ValidationProblem
-from ._config import Grouping, IntegrationConfig, ManagedSource
+from ._config import Grouping, IntegrationConfig, ManagedSource, TicketingSystemKind
 from ._plan import AccountRequest, ProvisioningPlan
 from ._template import ITEM_PREFIX, REQUEST_PREFIX, RenderedFields, TicketType
 
@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 CORRELATION_DISPLAY = "sim-servicenow"
-"""Written to ``correlation_display`` next to the correlation key, so people can see who owns the ticket."""
+"""What the ServiceNow adapter writes to ``correlation_display`` next to the key in ``correlation_id``, so people
+can see who owns the ticket."""
 
 _ATTEMPT_SUFFIX = re.compile(r"^(?P<base>.+)#(?P<attempt>[1-9][0-9]*)$", re.DOTALL)
 
@@ -124,16 +125,16 @@ class CatalogTicketPayload:
     """A Service Catalog order: one REQ with one RITM per item.
 
     An adapter orders a single item with ``order_now`` (the correlation key travels in the order as the
-    :attr:`correlation_variable`), then writes :attr:`request_fields` — which include ``correlation_id`` — to
-    the REQ. Several items need the cart flow.
+    :attr:`correlation_variable`), then writes :attr:`request_fields` and the correlation key to the REQ
+    (the ServiceNow adapter: ``correlation_id`` and ``correlation_display``). Several items need the cart flow.
 
     Attributes:
         group: the ticket group.
         correlation_key: the group's key for this attempt.
         correlation_variable: the catalog variable holding the key.
         items: the items to order, one per source of the group.
-        request_fields: fields of the REQ (``req_*`` keys, prefix removed, rendered with the whole group),
-            plus ``correlation_id`` and ``correlation_display``.
+        request_fields: fields of the REQ (``req_*`` keys, prefix removed, rendered with the whole group). The
+            correlation key is not among them: where it lives is the adapter's decision.
     """
 
     kind: ClassVar[str] = "catalog"
@@ -147,14 +148,20 @@ class CatalogTicketPayload:
 
 @attrs.frozen
 class TableTicketPayload:
-    """One record to insert on a table (``incident``, ``sc_request``, ``change_request``, ...).
+    """One record with fields: a ServiceNow record on a table (``incident``, ``sc_request``, ``change_request``,
+    ...), or a Jira Service Management request.
+
+    The correlation key is not among the fields: each adapter writes it where its system keeps it, in the same
+    create request (the ServiceNow adapter: ``correlation_id`` and ``correlation_display``; the Jira adapter: a
+    description marker or a label).
 
     Attributes:
         group: the ticket group.
         correlation_key: the group's key for this attempt.
-        table: the table.
+        table: the ServiceNow table; for Jira, the request type id (empty while the configuration has no Jira
+            settings).
         fields: the record's fields: the un-prefixed template keys (plus ``req_*`` keys on ``sc_request`` and
-            ``ritm_*`` keys on ``sc_req_item``, which win), then ``correlation_id`` and ``correlation_display``.
+            ``ritm_*`` keys on ``sc_req_item``, which win).
     """
 
     kind: ClassVar[str] = "table"
@@ -223,20 +230,20 @@ def render_ticket_payload(
     """The payload of one ticket group (e.g. to ticket a group again after Retry, with ``attempt=2``).
 
     ``$plan.requests`` in the templates lists the group's requests; catalog item variables and ``ritm_*``
-    fields see only their own source's requests.
+    fields see only their own source's requests. The payload carries the correlation key as
+    :attr:`~TableTicketPayload.correlation_key`; the ticketing adapter writes it into the ticket.
 
     Raises:
         TemplateError: a template failed; the message names the field and position.
         ConfigError: a catalog ticket's source has no catalog item.
     """
     key = group.correlation_key(attempt)
-    correlation = {"correlation_id": str(key), "correlation_display": CORRELATION_DISPLAY}
     template = config.request_template
     if config.ticket_type is TicketType.TABLE:
-        table = config.table or ""
+        table = _record_kind(config)
         wanted = [field for field in template.fields if _fills_table(field, table)]
         rendered = RenderedFields.from_rendered(template.render(plan, group.account_requests, only=wanted))
-        fields = {**rendered.ticket, **rendered.request, **rendered.item, **correlation}
+        fields = {**rendered.ticket, **rendered.request, **rendered.item}
         return TableTicketPayload(group, key, table, fields)
 
     missing = [source for source in group.sources if not source.catalog_item]
@@ -254,9 +261,13 @@ def render_ticket_payload(
         rendered = RenderedFields.from_rendered(template.render(plan, own, only=item_keys))
         variables = {**rendered.ticket, config.correlation_variable: str(key)}
         items.append(CatalogItemOrder(source, source.catalog_item or "", variables, dict(rendered.item)))
-    return CatalogTicketPayload(
-        group, key, config.correlation_variable, tuple(items), {**request_fields, **correlation}
-    )
+    return CatalogTicketPayload(group, key, config.correlation_variable, tuple(items), dict(request_fields))
+
+
+def _record_kind(config: IntegrationConfig) -> str:
+    if config.ticketing is TicketingSystemKind.JIRA:
+        return config.jira.request_type_id if config.jira is not None else ""
+    return config.table or ""
 
 
 def _fills_table(field: str, table: str) -> bool:

@@ -313,6 +313,8 @@ class ServiceNowClient:
                 raise
             return [], 0
         rows = _result(decode_json(response), response, list)
+        if not all(isinstance(row, Mapping) for row in rows):
+            raise _decode_error(response, 'expected {"result": a list of records}, got a list holding a non-object')
         total_header = response.headers.get("X-Total-Count")
         total: int | None = None
         if total_header is not None:
@@ -332,15 +334,16 @@ def _result(body: Any, response: requests.Response, expected: type) -> Any:
     result = body.get("result") if isinstance(body, Mapping) else None
     if not isinstance(result, expected):
         what = "a list" if expected is list else "an object"
-        method = response.request.method
-        url = redact_url(response.url or "")
-        raise DecodeError(
-            f'{method} {url} -> {response.status_code}: expected {{"result": {what}}}, got {str(body)[:80]!r}',
-            status=response.status_code,
-            method=method,
-            url=url,
-        )
+        raise _decode_error(response, f'expected {{"result": {what}}}, got {str(body)[:80]!r}')
     return result
+
+
+def _decode_error(response: requests.Response, problem: str) -> DecodeError:
+    method = response.request.method
+    url = redact_url(response.url or "")
+    return DecodeError(
+        f"{method} {url} -> {response.status_code}: {problem}", status=response.status_code, method=method, url=url
+    )
 
 
 class Table:

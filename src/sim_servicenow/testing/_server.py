@@ -166,12 +166,17 @@ class ServedApp:
 
 
 @contextlib.contextmanager
-def serve(app: Any, *, tls: bool = False, port: int = 0, host: str = "127.0.0.1") -> Iterator[ServedApp]:
+def serve(
+    app: Any, *, tls: bool = False, port: int = 0, host: str = "127.0.0.1", client_ca: str | None = None
+) -> Iterator[ServedApp]:
     """Run the WSGI ``app`` on ``host`` (loopback) in a background thread for the ``with`` block.
 
     ``port=0`` picks a free port. ``tls=True`` serves HTTPS with a certificate from a throwaway CA
-    (requires ``trustme``: ``pip install sim-servicenow[testing]``).
+    (requires ``trustme``: ``pip install sim-servicenow[testing]``). With ``client_ca`` (the path of a PEM file
+    of CA certificates) the server also demands a client certificate signed by one of them: mutual TLS.
     """
+    if client_ca is not None and not tls:
+        raise ValueError("client_ca needs tls=True: client certificates are part of the TLS handshake")
     server = _Server((host, port), _Handler)
     server.app = app
     ca_path: str | None = None
@@ -187,6 +192,9 @@ def serve(app: Any, *, tls: bool = False, port: int = 0, host: str = "127.0.0.1"
         cert = ca.issue_cert("127.0.0.1", "localhost", "::1")
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         cert.configure_cert(context)
+        if client_ca is not None:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cafile=client_ca)
         server.socket = context.wrap_socket(server.socket, server_side=True)
         server.scheme = "https"
         tmpdir = tempfile.TemporaryDirectory(prefix="sim-servicenow-ca-")
