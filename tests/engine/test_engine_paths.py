@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from sim_servicenow.engine import EngineHooks, GroupState, PlanOutcome, PlanState
+from sim_servicenow.engine import (
+    EngineHooks,
+    GroupState,
+    IntegrationEngine,
+    MemoryStore,
+    PlanOutcome,
+    PlanState,
+    QueueSource,
+)
+from sim_servicenow.http import RetryPolicy
 from sim_servicenow.mapping import (
     AccountOperation,
     AccountRequest,
@@ -16,6 +26,7 @@ from sim_servicenow.mapping import (
     IntegrationConfig,
     ProvisioningPlan,
     RequestTemplate,
+    StatusCheck,
     StatusMap,
     TicketType,
 )
@@ -212,3 +223,40 @@ def test_hooks_see_tickets_and_status_changes_and_a_failing_hook_is_ignored(worl
     engine.run_once()
     assert events == [f"created {incident['number']}", "None->Committed"]
     assert engine.store.get(key).state is PlanState.DONE  # type: ignore[union-attr]
+
+
+def test_status_checks_can_follow_the_tenants_configuration(world: World) -> None:
+    world.idn.set_status_check_configuration(interval_minutes=10, max_days=1)
+    key = world.work_item(world.badge, "Create", "tim.berners-lee", {"badgeLevel": "2"})
+    engine = IntegrationEngine.from_config(
+        world.config(),
+        store=MemoryStore(),
+        clock=world.clock,
+        retry=RetryPolicy(max_attempts=3).without_sleeping(),
+        status_check_from_identitynow=True,
+    )
+    assert engine.config.status_check == StatusCheck(interval=timedelta(minutes=10), max_days=1)
+    engine.run_once()
+    world.sn.close(world.tickets()[0]["sys_id"], "complete")
+    world.clock.advance(minutes=11)  # due after the tenant's 10 minutes, not the configuration's 30
+    assert engine.run_once().committed == 1
+    assert len(world.idn.completions(key)) == 1
+
+
+def test_extra_sources_feed_the_same_engine(world: World) -> None:
+    queue = QueueSource(name="webhook")
+    engine = IntegrationEngine.from_config(
+        _incident_config(world),
+        store=MemoryStore(),
+        clock=world.clock,
+        retry=RetryPolicy(max_attempts=3).without_sleeping(),
+        extra_sources=[queue],
+    )
+    queue.put(
+        ProvisioningPlan(
+            key="event-7",
+            account_requests=(AccountRequest(AccountOperation.CREATE, world.laptop["id"], "Laptop Fleet", "zoe"),),
+        )
+    )
+    assert engine.run_once().created == 1
+    assert engine.store.get("event-7").source == "webhook"  # type: ignore[union-attr]

@@ -37,6 +37,7 @@ from ..mapping import (
     IntegrationConfig,
     ProvisioningPlan,
     ProvisioningStatus,
+    StatusCheck,
     TicketGroup,
     TicketingSystemKind,
     plan_ticket_groups,
@@ -313,6 +314,8 @@ class IntegrationEngine:
         jira_session: requests.Session | None = None,
         verify: bool | str = True,
         retry: RetryPolicy | None = None,
+        status_check_from_identitynow: bool = False,
+        extra_sources: Sequence[PlanSource] = (),
         **options: Any,
     ) -> IntegrationEngine:
         """The engine an :class:`~sim_servicenow.mapping.IntegrationConfig` describes, with its clients and store.
@@ -337,6 +340,9 @@ class IntegrationEngine:
             jira_session: a session for Jira requests.
             verify: TLS verification for every service: ``True`` or the path of a CA bundle.
             retry: the retry policy of every client.
+            status_check_from_identitynow: use the tenant's status-check configuration (interval and maximum
+                days, as SailPoint's SIM does) instead of ``config.status_check``; it is read once, now.
+            extra_sources: plan sources besides IdentityNow's work items (your own, e.g. an event queue).
             **options: passed to the constructor (``concurrency``, ``clock``, ``hooks``, ``worker_id``, ...).
 
         Raises:
@@ -376,10 +382,24 @@ class IntegrationEngine:
             verify=verify,
             retry=retry,
         )
+        if status_check_from_identitynow:
+            tenant = identitynow.service_desk_integrations.status_check_configuration()
+            config = attrs.evolve(
+                config,
+                status_check=StatusCheck(
+                    interval=timedelta(minutes=tenant.provisioning_status_check_interval_minutes),
+                    max_days=tenant.provisioning_max_status_check_days,
+                ),
+            )
+            logger.info(
+                "status checks every %s for at most %d day(s), from IdentityNow's status-check configuration",
+                config.status_check.interval,
+                config.status_check.max_days,
+            )
         return cls(
             config,
             ticketing,
-            WorkItemSource.from_config(identitynow, config),
+            [WorkItemSource.from_config(identitynow, config), *extra_sources],
             store if store is not None else open_store(config.store_url),
             **options,
         )
