@@ -10,6 +10,8 @@ from ._ports import PlanReport, PlanSource, TicketingSystem, TicketRef, TicketSt
 from ._queue import QueueSource
 from ._store import (
     AuditEntry,
+    CheckedGroup,
+    CheckedPlan,
     GroupState,
     LeaseLostError,
     NewPlan,
@@ -32,6 +34,8 @@ from ._store_sqlite import SqliteStore
 
 __all__ = [
     "AuditEntry",
+    "CheckedGroup",
+    "CheckedPlan",
     "CycleError",
     "CycleReport",
     "EngineHooks",

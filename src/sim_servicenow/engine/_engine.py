@@ -47,6 +47,8 @@ from ._auth import identitynow_auth, jira_auth, servicenow_auth
 from ._ports import PlanReport, PlanSource, TicketingSystem, TicketRef, TicketStatus, TicketSummary
 from ._queue import QueueSource
 from ._store import (
+    CheckedGroup,
+    CheckedPlan,
     GroupState,
     LeaseLostError,
     PlanOutcome,
@@ -246,6 +248,21 @@ def _plan_to_report(record: PlanRecord) -> ProvisioningPlan:
         return ProvisioningPlan.from_json(record.plan)
     except DecodeError:
         return ProvisioningPlan(record.plan_key)
+
+
+def _needs_ticketing(record: PlanRecord) -> bool:
+    """Whether the plan must be split into groups, or has a group without a ticket yet."""
+    return record.state is PlanState.RECEIVED or (
+        record.state is PlanState.ACTIVE
+        and any(g.state in (GroupState.RECEIVED, GroupState.CREATING) for g in record.groups)
+    )
+
+
+def _needs_finishing(record: PlanRecord) -> bool:
+    """Whether the plan is to be reported: being reported, or every group of it final."""
+    return record.state is PlanState.REPORTING or (
+        record.state is PlanState.ACTIVE and bool(record.groups) and all(g.state.is_final for g in record.groups)
+    )
 
 
 class IntegrationEngine:
@@ -518,13 +535,15 @@ class IntegrationEngine:
     # ------------------------------------------------------------------------------------------ one batch
 
     def _work(self, batch: list[PlanRecord], pool: ThreadPoolExecutor, report: CycleReport) -> None:
-        # 1. Plans and groups that need ticketing work (split, create, reconcile), in parallel.
-        advanced = list(pool.map(lambda record: self._guard(record, report, self._advance), batch))
-        records = [r for r in advanced if r is not None]
+        # 1. Plans and groups that need ticketing work (split, create, reconcile), in parallel. Most plans of a
+        # polling cycle need none: they skip the thread pool.
+        waiting = [r for r in batch if not _needs_ticketing(r)]
+        advanced = pool.map(lambda record: self._guard(record, report, self._advance), filter(_needs_ticketing, batch))
+        records = waiting + [r for r in advanced if r is not None]
         # 2. Status checks of all due tickets of the batch, in as few requests as possible.
         records = self._check_statuses(records, report)
         # 3. Plans whose groups are all final: report them, in parallel.
-        list(pool.map(lambda record: self._guard(record, report, self._finish), records))
+        list(pool.map(lambda record: self._guard(record, report, self._finish), filter(_needs_finishing, records)))
 
     def _guard(
         self, record: PlanRecord, report: CycleReport, step: Callable[[PlanRecord, CycleReport], PlanRecord]
@@ -706,6 +725,7 @@ class IntegrationEngine:
             return [self._postpone(record, now) for record in records]
         report.add("checked", len(due))
         by_plan: dict[str, PlanRecord] = {record.plan_key: record for record in records}
+        due = self._record_quiet_checks(due, statuses, by_plan, now, report)
         for record, group, ref in due:
             current = by_plan.get(record.plan_key)
             if current is None or current.state is not PlanState.ACTIVE:
@@ -719,6 +739,81 @@ class IntegrationEngine:
             else:
                 by_plan[record.plan_key] = applied
         return list(by_plan.values())
+
+    def _record_quiet_checks(
+        self,
+        due: list[tuple[PlanRecord, TicketGroupRecord, TicketRef]],
+        statuses: Mapping[str, TicketStatus],
+        by_plan: dict[str, PlanRecord],
+        now: datetime,
+        report: CycleReport,
+    ) -> list[tuple[PlanRecord, TicketGroupRecord, TicketRef]]:
+        """Write every plan whose checked tickets are all still queued in one store transaction.
+
+        Most checks find a ticket still open: nothing changes state, only what was read and when to look again.
+        Those plans skip the one-transaction-per-move path (and its audit rows, which record state changes);
+        the rest are returned for it. Quiet plans are done for this cycle and leave ``by_plan``.
+        """
+        groups_of: dict[str, list[tuple[TicketGroupRecord, TicketRef]]] = {}
+        for record, group, ref in due:
+            groups_of.setdefault(record.plan_key, []).append((group, ref))
+        quiet: list[CheckedPlan] = []
+        for plan_key, checks in groups_of.items():
+            found = [(group, ref, statuses.get(ref.id)) for group, ref in checks]
+            if not all(
+                status is not None
+                and status.status is ProvisioningStatus.QUEUED
+                and (group.expires_at is None or now < group.expires_at)
+                for group, _, status in found
+            ):
+                continue
+            next_check = now + self.config.status_check.interval
+            checked: list[CheckedGroup] = []
+            for group, ref, status in found:
+                assert status is not None
+                if status.unknown_values:
+                    report.unknown_statuses.append((group.correlation_key, status.unknown_values))
+                    _plan_log(plan_key, ref.number).warning(
+                        "status value(s) the status map does not know: %s", ", ".join(status.unknown_values)
+                    )
+                entry = CheckedGroup(
+                    group_id=group.group_id,
+                    last_status=status.status.value,
+                    status_values=dict(status.values),
+                    unknown_status=bool(status.unknown_values),
+                    next_check_at=next_check,
+                    detail=status.detail,
+                )
+                checked.append(entry)
+                if group.last_status != status.status.value:
+                    changed = attrs.evolve(
+                        group,
+                        last_status=entry.last_status,
+                        status_values=entry.status_values,
+                        unknown_status=entry.unknown_status,
+                        detail=entry.detail,
+                    )
+                    self._call_hook(self.hooks.on_status_changed, plan_key, changed, group.last_status, status)
+            record = by_plan[plan_key]
+            later = [
+                g.next_check_at or now
+                for g in record.groups
+                if not g.state.is_final and g.group_id not in {c.group_id for c in checked}
+            ]
+            quiet.append(CheckedPlan(plan_key, min([next_check, *later]), tuple(checked)))
+        if not quiet:
+            return due
+        try:
+            written = self.store.record_checks(self.worker_id, quiet, now=now)
+        except StoreError as exc:
+            report.error(CycleError("store", str(exc)))
+            written = frozenset()
+        for checked_plan in quiet:
+            by_plan.pop(checked_plan.plan_key, None)
+            if checked_plan.plan_key not in written:
+                _plan_log(checked_plan.plan_key).warning("left to another worker: its lease was taken over")
+        done = {checked_plan.plan_key for checked_plan in quiet}
+        return [item for item in due if item[0].plan_key not in done]
 
     def _apply_group_status(
         self, record: PlanRecord, report: CycleReport, *, group_id: str, ref: TicketRef, status: TicketStatus | None

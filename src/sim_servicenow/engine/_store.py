@@ -22,6 +22,8 @@ from .._errors import ConfigError, SimServiceNowError, ValidationProblem
 
 __all__ = [
     "AuditEntry",
+    "CheckedGroup",
+    "CheckedPlan",
     "GroupState",
     "LeaseLostError",
     "NewPlan",
@@ -317,6 +319,46 @@ class NewPlan:
 
 
 @attrs.frozen
+class CheckedGroup:
+    """A status check of one ticket that moved no state: what was read, and when to look again.
+
+    Attributes:
+        group_id: the ticket group.
+        last_status: the provisioning status the check mapped to (``Queued``).
+        status_values: the raw status values read.
+        unknown_status: whether a value was not in the status map.
+        next_check_at: when to check the ticket again.
+        detail: a short description of what was read.
+    """
+
+    group_id: str
+    last_status: str
+    status_values: Mapping[str, Any]
+    unknown_status: bool
+    next_check_at: datetime = attrs.field(converter=utc)
+    detail: str = ""
+
+
+def _checked_groups(groups: Iterable[CheckedGroup]) -> tuple[CheckedGroup, ...]:
+    return tuple(groups)
+
+
+@attrs.frozen
+class CheckedPlan:
+    """The quiet status checks of one leased plan, for :meth:`StateStore.record_checks`.
+
+    Attributes:
+        plan_key: the plan.
+        due_at: when the plan next needs work.
+        groups: the checked groups (each in state TICKETED).
+    """
+
+    plan_key: str
+    due_at: datetime = attrs.field(converter=utc)
+    groups: tuple[CheckedGroup, ...] = attrs.field(default=(), converter=_checked_groups)
+
+
+@attrs.frozen
 class AuditEntry:
     """One state transition, of a plan (``group_id`` is ``None``) or of one of its ticket groups.
 
@@ -482,6 +524,18 @@ class StateStore(Protocol):
             ValueError: the move breaks the state machine (DONE or a final group state is left, a state
                 goes back to RECEIVED, a group is dropped, DONE without an outcome).
             StoreError: a correlation key is already used by another plan, or the store failed.
+        """
+        ...
+
+    def record_checks(self, owner: str, plans: Sequence[CheckedPlan], *, now: datetime) -> frozenset[str]:
+        """Record many status checks that moved no state, in one transaction: the engine's polling fast path.
+
+        For each plan ``owner`` still leases, every listed group in state TICKETED gets its status fields and
+        next check time, the plan its due time, and the version goes up by one. No audit row is written: no
+        state changed. Plans ``owner`` no longer leases are left alone.
+
+        Returns:
+            The keys of the plans written.
         """
         ...
 

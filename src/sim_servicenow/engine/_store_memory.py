@@ -12,6 +12,8 @@ import attrs
 
 from ._store import (
     AuditEntry,
+    CheckedPlan,
+    GroupState,
     NewPlan,
     PlanOutcome,
     PlanRecord,
@@ -252,6 +254,37 @@ class MemoryStore:
                 record = self._plans.get(plan_key)
                 if record is not None and record.lease_owner == owner:
                     self._plans[plan_key] = attrs.evolve(record, lease_owner=None, lease_until=None)
+
+    def record_checks(self, owner: str, plans: Sequence[CheckedPlan], *, now: datetime) -> frozenset[str]:
+        """Record quiet status checks of leased plans at once (see :class:`StateStore`)."""
+        utc(now)
+        written: set[str] = set()
+        with self._lock:
+            self._check_open()
+            for checked in plans:
+                record = self._plans.get(checked.plan_key)
+                if record is None or record.lease_owner != owner:
+                    continue
+                changes = {group.group_id: group for group in checked.groups}
+                groups = tuple(
+                    attrs.evolve(
+                        group,
+                        last_status=change.last_status,
+                        status_values=_copy(change.status_values, f"ticket group {group.group_id!r}: status_values"),
+                        unknown_status=change.unknown_status,
+                        next_check_at=change.next_check_at,
+                        detail=change.detail,
+                    )
+                    if (change := changes.get(group.group_id)) is not None and group.state is GroupState.TICKETED
+                    else group
+                    for group in record.groups
+                )
+                new = attrs.evolve(record, groups=groups, due_at=checked.due_at, version=record.version + 1)
+                if record.due_at != new.due_at:
+                    self._index_due(new.plan_key, record.due_at, new.due_at)
+                self._plans[new.plan_key] = new
+                written.add(new.plan_key)
+        return frozenset(written)
 
     def update(self, owner: str, record: PlanRecord, *, now: datetime, detail: str = "") -> PlanRecord:
         """Move a leased plan to ``record`` with its audit rows (see :class:`StateStore`)."""

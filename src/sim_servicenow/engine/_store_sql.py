@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 from ._migrations import Dialect
 from ._store import (
     AuditEntry,
+    CheckedPlan,
     NewPlan,
     PlanOutcome,
     PlanRecord,
@@ -94,6 +95,12 @@ class SqlTx:
         """Run a statement and return how many rows it changed."""
         cursor: _Cursor = self._execute(self._sql(sql), tuple(params))
         return cursor.rowcount
+
+    def run_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run a statement once per parameter row, in this transaction."""
+        statement = self._sql(sql)
+        for params in rows:
+            self._execute(statement, tuple(params))
 
 
 def _marks(count: int) -> str:
@@ -427,6 +434,43 @@ class SqlStore(abc.ABC):
                     f" WHERE lease_owner = ? AND plan_key IN ({_marks(len(chunk))})",
                     (owner, *chunk),
                 )
+
+    def record_checks(self, owner: str, plans: Sequence[CheckedPlan], *, now: datetime) -> frozenset[str]:
+        """Record quiet status checks of leased plans in one transaction (see :class:`StateStore`)."""
+        utc(now)
+        wanted = {plan.plan_key: plan for plan in plans}
+        written: set[str] = set()
+        with self._transaction(write=True) as tx:
+            ids: dict[str, int] = {}
+            for chunk in chunked(list(wanted)):
+                rows = tx.rows(
+                    f"SELECT id, plan_key FROM sim_plans WHERE lease_owner = ? AND plan_key IN ({_marks(len(chunk))})"  # noqa: S608
+                    + self._lock_clause,
+                    (owner, *chunk),
+                )
+                ids.update((row[1], row[0]) for row in rows)
+            plan_rows = [(self._encode_time(wanted[key].due_at), plan_id) for key, plan_id in ids.items()]
+            group_rows = [
+                (
+                    group.last_status,
+                    self._json_or_none(group.status_values, f"ticket group {group.group_id!r}: status_values"),
+                    group.unknown_status,
+                    self._encode_time(group.next_check_at),
+                    group.detail,
+                    plan_id,
+                    group.group_id,
+                )
+                for key, plan_id in ids.items()
+                for group in wanted[key].groups
+            ]
+            tx.run_many("UPDATE sim_plans SET due_at = ?, version = version + 1 WHERE id = ?", plan_rows)
+            tx.run_many(
+                "UPDATE sim_ticket_groups SET last_status = ?, status_values = ?, unknown_status = ?,"
+                " next_check_at = ?, detail = ? WHERE plan_id = ? AND group_id = ? AND state = 'ticketed'",
+                group_rows,
+            )
+            written.update(ids)
+        return frozenset(written)
 
     def update(self, owner: str, record: PlanRecord, *, now: datetime, detail: str = "") -> PlanRecord:
         """Move a leased plan to ``record`` in one transaction, with its audit rows (see :class:`StateStore`)."""
