@@ -727,3 +727,10 @@ def test_the_documented_problem_messages_are_what_the_library_says() -> None:
         IntegrationConfig.from_sim_integration(broken)
     documented = " ".join((DOCS / "configuration.md").read_text(encoding="utf-8").split())
     assert f"ConfigError: {caught.value}" in documented
+
+
+def test_a_password_in_the_store_url_is_masked_in_the_repr() -> None:
+    config = IntegrationConfig(store_url="postgresql://sim:s3cret-pw@db.example:5432/sim")
+    assert "s3cret-pw" not in repr(config)
+    assert "postgresql://sim:***@db.example:5432/sim" in repr(config)
+    assert config.store_url.endswith("s3cret-pw@db.example:5432/sim")  # the value itself is intact

@@ -51,6 +51,7 @@ from ._store import (
     CheckedPlan,
     GroupState,
     LeaseLostError,
+    NewPlan,
     PlanOutcome,
     PlanRecord,
     PlanState,
@@ -492,14 +493,18 @@ class IntegrationEngine:
                 report.error(CycleError("poll", f"{source.name}: {exc}"))
                 continue
             report.add("polled", len(plans))
-            now = self.clock()
-            for plan in plans:
-                try:
-                    if self.store.add(plan.key, plan.to_json(), source=source.name, now=now):
-                        report.add("received")
-                        _plan_log(plan.key).info("received from %s", source.name)
-                except StoreError as exc:
-                    report.error(CycleError("store", str(exc), plan_key=plan.key))
+            # Sources return every pending plan each cycle, most of them known already: record them in batches.
+            try:
+                added = self.store.add_many(
+                    [NewPlan(plan.key, plan.to_json(), source=source.name) for plan in plans], now=self.clock()
+                )
+            except StoreError as exc:
+                report.error(CycleError("store", f"{source.name}: {exc}"))
+                continue
+            for plan, new in zip(plans, added, strict=True):
+                if new:
+                    report.add("received")
+                    _plan_log(plan.key).info("received from %s", source.name)
 
     def _release(self, batch: Sequence[PlanRecord]) -> None:
         try:

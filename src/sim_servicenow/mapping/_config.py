@@ -39,6 +39,8 @@ _SYS_ID = re.compile(r"^[0-9a-f]{32}$")
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 _VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEFAULT_SUPPRESSED_FLOWS = ("AttributeSync", "Attribute Synchronization Refresh")
+#: The longest status-check interval and tracking time accepted (ten years): longer ones overflow dates.
+MAX_CHECK_DAYS = 3650
 _HTTP_URL = re.compile(r"^https?://[^/\s]+")
 #: Status fields the Jira adapter can read: the status category's key, or the status's name.
 _JIRA_STATUS_FIELDS = ("statusCategory", "status")
@@ -346,15 +348,23 @@ class StatusCheck:
         """
         problems: list[ValidationProblem] = []
         minutes = _positive_int(
-            details.get("provisioningStatusCheckIntervalMinutes"), problems, "provisioningStatusCheckIntervalMinutes"
+            details.get("provisioningStatusCheckIntervalMinutes"),
+            problems,
+            "provisioningStatusCheckIntervalMinutes",
+            maximum=MAX_CHECK_DAYS * 1440,
         )
-        days = _positive_int(details.get("provisioningMaxStatusCheckDays"), problems, "provisioningMaxStatusCheckDays")
+        days = _positive_int(
+            details.get("provisioningMaxStatusCheckDays"),
+            problems,
+            "provisioningMaxStatusCheckDays",
+            maximum=MAX_CHECK_DAYS,
+        )
         if problems or minutes is None or days is None:
             raise ConfigError("invalid status-check configuration", problems)
         return cls(dt.timedelta(minutes=minutes), days)
 
 
-def _positive_int(value: Any, problems: list[ValidationProblem], path: str) -> int | None:
+def _positive_int(value: Any, problems: list[ValidationProblem], path: str, *, maximum: int) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
@@ -362,6 +372,9 @@ def _positive_int(value: Any, problems: list[ValidationProblem], path: str) -> i
         return None
     if value <= 0:
         problems.append(ValidationProblem(path, f"must be positive, got {value}"))
+        return None
+    if value > maximum:
+        problems.append(ValidationProblem(path, f"must be at most {maximum}, got {value}"))
         return None
     return value
 
@@ -410,6 +423,14 @@ def _default_item_status_map(config: IntegrationConfig) -> StatusMap | None:
     if config.ticketing is TicketingSystemKind.JIRA:
         return None
     return StatusMap.task() if config.ticket_type is TicketType.CATALOG else None
+
+
+_URL_PASSWORD = re.compile(r"(://[^/:@]*:)[^/@]*@")
+
+
+def _masked_url(url: str) -> str:
+    """``url`` for a repr: a password in it (``postgresql://user:secret@host/db``) masked."""
+    return repr(_URL_PASSWORD.sub(r"\1***@", url))
 
 
 @attrs.frozen
@@ -481,7 +502,7 @@ class IntegrationConfig:
     status_check: StatusCheck = attrs.field(factory=StatusCheck)
     expiry_action: ExpiryAction = ExpiryAction.FAIL
     retry_limit: int = 3
-    store_url: str = "sqlite:///sim-servicenow.db"
+    store_url: str = attrs.field(default="sqlite:///sim-servicenow.db", repr=_masked_url)
     forward_failed_to: str | None = None
     integration_id: str | None = None
     description: str | None = None
@@ -672,6 +693,14 @@ def _consistency_problems(config: IntegrationConfig) -> list[ValidationProblem]:
         problems.append(ValidationProblem("status.check_interval_minutes", "must be positive"))
     if config.status_check.max_days <= 0:
         problems.append(ValidationProblem("status.max_check_days", "must be positive"))
+    if config.status_check.max_days > MAX_CHECK_DAYS:
+        problems.append(
+            ValidationProblem(
+                "status.max_check_days", f"must be at most {MAX_CHECK_DAYS}, got {config.status_check.max_days}"
+            )
+        )
+    if config.status_check.interval > dt.timedelta(days=MAX_CHECK_DAYS):
+        problems.append(ValidationProblem("status.check_interval_minutes", f"must be at most {MAX_CHECK_DAYS} days"))
     if "://" not in config.store_url:
         problems.append(ValidationProblem("store_url", f"{config.store_url!r} is not a URL (e.g. sqlite:///state.db)"))
     for path, url in (
