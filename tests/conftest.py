@@ -12,12 +12,9 @@ Mark such tests ``@pytest.mark.postgres``.
 
 from __future__ import annotations
 
-import glob
+import importlib.util
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
+import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,31 +48,15 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(f"no PostgreSQL: {reason}; set {PG_DSN_ENV} or install PostgreSQL's server binaries")
 
 
-def _postgres_bindir() -> Path | None:
-    """The newest installed server binaries (Debian layout first, then the PATH)."""
-
-    def major(path: str) -> float:
-        try:
-            return float(Path(path).parent.parent.name)
-        except ValueError:
-            return 0.0
-
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=major, reverse=True)
-    on_path = shutil.which("initdb")
-    if on_path:
-        candidates.append(on_path)
-    for initdb in candidates:
-        bindir = Path(initdb).parent
-        if (bindir / "pg_ctl").exists():
-            return bindir
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+def _pgserver() -> types.ModuleType:
+    """``tests/scaleout/_pgserver.py``, the one throwaway-server implementation (the benchmarks use it too)."""
+    path = Path(__file__).with_name("scaleout") / "_pgserver.py"
+    spec = importlib.util.spec_from_file_location("sim_servicenow_tests_pgserver", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")
@@ -85,56 +66,16 @@ def postgres_server_dsn() -> Iterator[str]:
     if dsn:
         yield dsn
         return
-    bindir = _postgres_bindir()
-    if bindir is None:
-        _unavailable("no initdb/pg_ctl found")
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:
-        # initdb refuses to run as root: run the server as the distribution's postgres user.
-        if (
-            shutil.which("runuser") is None
-            or subprocess.run(["id", "postgres"], capture_output=True, check=False).returncode
-        ):
-            _unavailable("running as root needs runuser and a 'postgres' OS user")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    base = Path(tempfile.mkdtemp(prefix="sim-servicenow-pg-"))
-    data, log = base / "data", base / "server.log"
-    if as_postgres:
-        shutil.chown(base, user="postgres")
-    started = False
+    pgserver = _pgserver()
     try:
-        init = subprocess.run(
-            [*as_postgres, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync",
-             "-E", "UTF8", "--locale=C"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if init.returncode:
-            _unavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
-        for _attempt in range(3):  # the port probe can race with another process: try a few
-            port = _free_port()
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={base}"
-                " -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
-            )
-            start = subprocess.run(
-                [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
-                 "-o", options, "start"],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            if start.returncode == 0:
-                started = True
-                break
-        if not started:
-            server_log = log.read_text(errors="replace")[-1000:] if log.exists() else ""
-            _unavailable(f"pg_ctl start failed: {start.stderr.strip()[-500:]} {server_log}")
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        server = pgserver.throwaway_server()
+        started = server.__enter__()
+    except pgserver.PostgresUnavailable as exc:
+        _unavailable(str(exc))
+    try:
+        yield started
     finally:
-        if started:
-            subprocess.run(
-                [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
-                capture_output=True, check=False,
-            )  # fmt: skip
-        shutil.rmtree(base, ignore_errors=True)
+        server.__exit__(None, None, None)
 
 
 @pytest.fixture
