@@ -7,6 +7,7 @@ logging without secrets, and the refusal of plain ``http://`` to hosts other tha
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import logging
@@ -49,8 +50,9 @@ class _NoAuth(requests.auth.AuthBase):
 _NO_AUTH = _NoAuth()
 
 
+@functools.cache
 def user_agent() -> str:
-    """``sim-servicenow/<version>``."""
+    """``sim-servicenow/<version>`` (read from the installed metadata once: it is on every request's path)."""
     from .. import __version__
 
     return f"sim-servicenow/{__version__}"

@@ -10,7 +10,7 @@ import attrs
 
 from .._errors import TemplateError
 from ._plan import AccountOperation, AccountRequest, AttributeOperation, ProvisioningPlan
-from ._velocity import RenderLimits, VelocityTemplate
+from ._velocity import RenderLimits, VelocityTemplate, plain_data
 
 __all__ = [
     "ITEM_PREFIX",
@@ -298,8 +298,10 @@ class RequestTemplate:
     def render_context(self, context: Mapping[str, Any], *, only: Iterable[str] | None = None) -> dict[str, str]:
         """Render against a context you built (plain data only), e.g. to preview a template."""
         wanted = None if only is None else set(only)
+        chosen = {f: t for f, t in self._compiled.items() if wanted is None or f in wanted}
+        if any(t.literal is not None for t in chosen.values()):
+            plain_data(context, path="")  # plain-text fields skip rendering; the context is still checked once
         return {
-            field: template.render(context, strict=self.strict)
-            for field, template in self._compiled.items()
-            if wanted is None or field in wanted
+            field: template.literal if template.literal is not None else template.render(context, strict=self.strict)
+            for field, template in chosen.items()
         }

@@ -666,7 +666,7 @@ class VelocityTemplate:
     column); :meth:`render` evaluates it against plain data within :class:`RenderLimits`.
     """
 
-    __slots__ = ("_compiled", "field", "limits", "source")
+    __slots__ = ("_compiled", "_literal", "field", "limits", "source")
 
     def __init__(self, source: str, *, field: str, limits: RenderLimits | None = None) -> None:
         self.source = source
@@ -690,6 +690,15 @@ class VelocityTemplate:
         except Exception as error:  # airspeed's parser has a few unchecked paths (e.g. 'not' as a binary operator)
             raise TemplateError(f"template cannot be compiled: {_describe(error)}", field=field) from error
         self._compiled = compiled
+        # Text without a reference or a directive renders as itself (most of SailPoint's request maps are such
+        # text): no context copy, no evaluation.
+        plain = "$" not in source and "#" not in source and len(source) <= self.limits.max_output_chars
+        self._literal = source if plain else None
+
+    @property
+    def literal(self) -> str | None:
+        """The output, when the template is plain text (no reference, no directive) and so needs no context."""
+        return self._literal
 
     def render(self, context: Mapping[str, Any], *, strict: bool = False) -> str:
         """Render against ``context`` (plain dicts, lists, strings, numbers, booleans and None only).
@@ -704,6 +713,8 @@ class VelocityTemplate:
             TemplateError: the template failed or hit a limit; the message names the field and position.
         """
         namespace = plain_data(context, path="")
+        if self._literal is not None:
+            return self._literal
         budget = _Budget(self.limits, strict=strict)
         output = _OutputStream(self.limits.max_output_chars)
         token = _ACTIVE.set(budget)
