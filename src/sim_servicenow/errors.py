@@ -1,4 +1,4 @@
-"""Every exception sim-servicenow raises; all derive from :class:`SimServiceNowError`."""
+"""Every exception sim-servicenow raises; all derive from `SimServiceNowError`."""
 
 from ._errors import (
     ApiError,

@@ -17,7 +17,7 @@ logger = logging.getLogger("sim_servicenow.adapters.identitynow")
 
 
 class WorkItemSource:
-    """The :class:`~sim_servicenow.engine.PlanSource` of IdentityNow's pending manual work items.
+    """The `PlanSource` of IdentityNow's pending manual work items.
 
     IdentityNow creates a manual work item (type ``ManualAction``) for each provisioning task on a source
     configured for manual provisioning. This source reads the pending ones of the managed sources, turns each
@@ -55,7 +55,7 @@ class WorkItemSource:
 
     @classmethod
     def from_config(cls, client: IdentityNowClient, config: IntegrationConfig) -> WorkItemSource:
-        """The source an :class:`~sim_servicenow.mapping.IntegrationConfig` describes."""
+        """The source an `IntegrationConfig` describes."""
         return cls(client, config.sources, forward_failed_to=config.forward_failed_to)
 
     def __repr__(self) -> str:

@@ -50,7 +50,7 @@ _CORRELATION_FIELDS: Mapping[JiraCorrelationField, CorrelationField] = {
 
 
 def jira_status_map() -> StatusMap:
-    """The default status map, :meth:`~sim_servicenow.mapping.StatusMap.jira` (kept as an alias)."""
+    """The default status map, `jira` (kept as an alias)."""
     return StatusMap.jira()
 
 
@@ -60,7 +60,7 @@ def _quote(value: str) -> str:
 
 
 class JiraServiceManagementTicketing:
-    """The :class:`~sim_servicenow.engine.TicketingSystem` for Jira Service Management (Cloud or Data Center).
+    """The `TicketingSystem` for Jira Service Management (Cloud or Data Center).
 
     * **create** raises a customer request (``POST /rest/servicedeskapi/request``) in one service desk with one
       request type; its field values are the rendered request template (``short_description`` is Jira's
@@ -71,11 +71,11 @@ class JiraServiceManagementTicketing:
     * **find** runs one JQL search for the label or the description marker, and checks the hit.
     * **statuses** reads many tickets with one JQL search per batch (``key in (...)``, paged); a deleted ticket
       is left out. The status map looks up the status category (or the status name) and, for final statuses,
-      the resolution (see :meth:`~sim_servicenow.mapping.StatusMap.jira`).
+      the resolution (see `jira`).
     * **comment** adds an internal comment (or a public one, with ``public_comments``).
 
-    Authenticate with :class:`~sim_servicenow.auth.BasicAuth` (Cloud: e-mail and API token; Data Center: user
-    name and password) or :class:`~sim_servicenow.auth.BearerToken` (a Data Center personal access token).
+    Authenticate with `BasicAuth` (Cloud: e-mail and API token; Data Center: user
+    name and password) or `BearerToken` (a Data Center personal access token).
 
     Args:
         base_url: the site, e.g. ``https://acme.atlassian.net`` or ``https://jira.example.com``.
@@ -85,13 +85,13 @@ class JiraServiceManagementTicketing:
             ``description`` (or ``labels``, see ``correlation_field``) and every field the template fills.
         deployment: ``"cloud"`` searches with ``/rest/api/2/search/jql`` (Cloud removed ``/rest/api/2/search``);
             ``"data_center"`` with ``/rest/api/2/search``.
-        session: a :class:`requests.Session` to use (the caller keeps ownership); a new one otherwise.
+        session: a `requests.Session` to use (the caller keeps ownership); a new one otherwise.
         timeout: connect and read timeouts.
         retry: the retry policy (``POST`` creating a request is never retried: its answer may have been lost).
         verify: TLS verification: ``True`` or the path of a CA bundle.
         cert: a client certificate for mutual TLS: a path, or ``(cert, key)`` paths.
         allow_insecure_http: permit ``http://`` to hosts other than loopback.
-        status_map: maps each ticket's status; default :meth:`~sim_servicenow.mapping.StatusMap.jira`. Its
+        status_map: maps each ticket's status; default `jira`. Its
             ``field`` is ``statusCategory`` (category keys ``new``/``indeterminate``/``done``) or ``status``
             (status names); its ``close_codes`` are resolution names, consulted for final statuses.
         correlation_field: where the create request carries the correlation key: ``"description"`` appends
@@ -99,7 +99,7 @@ class JiraServiceManagementTicketing:
             ``"labels"`` sets the label in the request (the request type must offer the Labels field).
         correlation_label_prefix: the start of every correlation label.
         field_map: template key → Jira field id; default ``{"short_description": "summary"}``.
-        public_comments: add :meth:`comment` notes as public comments (customers see them) instead of internal.
+        public_comments: add `comment` notes as public comments (customers see them) instead of internal.
         batch_size: the most keys one status search names.
         page_size: ``maxResults`` of each search page (the site may return fewer).
     """
@@ -173,8 +173,8 @@ class JiraServiceManagementTicketing:
     def from_config(
         cls, config: IntegrationConfig, auth: requests.auth.AuthBase | None, **options: Any
     ) -> JiraServiceManagementTicketing:
-        """The adapter an :class:`~sim_servicenow.mapping.IntegrationConfig` describes: its
-        :attr:`~sim_servicenow.mapping.IntegrationConfig.jira` settings and its status map.
+        """The adapter an `IntegrationConfig` describes: its
+        `jira` settings and its status map.
 
         Args:
             config: the configuration; its ``jira`` settings must be present.
@@ -211,7 +211,7 @@ class JiraServiceManagementTicketing:
 
     @property
     def http(self) -> HttpCore:
-        """The HTTP core every request goes through (its :attr:`~HttpCore.stats` count requests and retries)."""
+        """The HTTP core every request goes through (its `stats` count requests and retries)."""
         return self._http
 
     def __repr__(self) -> str:
@@ -353,7 +353,7 @@ class JiraServiceManagementTicketing:
     # ---------------------------------------------------------------------------------------------- statuses
 
     def statuses(self, refs: Sequence[TicketRef]) -> Mapping[str, TicketStatus]:
-        """Statuses of ``refs``, one JQL search per :attr:`batch_size` tickets; deleted tickets are absent."""
+        """Statuses of ``refs``, one JQL search per `batch_size` tickets; deleted tickets are absent."""
         result: dict[str, TicketStatus] = {}
         wanted = [ref for ref in refs if ref.number]
         for start in range(0, len(wanted), self.batch_size):

@@ -32,9 +32,9 @@ _ITEMS_PAGE = 1000
 
 
 class ServiceNowTicketing:
-    """The :class:`~sim_servicenow.engine.TicketingSystem` for ServiceNow.
+    """The `TicketingSystem` for ServiceNow.
 
-    Two ticket types, as :class:`~sim_servicenow.mapping.TicketType` says:
+    Two ticket types, as `TicketType` says:
 
     * **catalog** — a Service Catalog order (``order_now`` for one item; the cart for several) of each managed
       source's catalog item. The correlation key travels in the order as a catalog variable, and is then written
@@ -50,9 +50,9 @@ class ServiceNowTicketing:
         status_map: maps the ticket's status field (``request_state`` of ``sc_request`` for catalog tickets).
         item_status_map: maps each RITM's ``state`` for catalog tickets (``None``: items are not read).
         correlation_variable: the catalog variable carrying the correlation key.
-        catalog_items: the catalog item sys_ids of the managed sources, searched by :meth:`find` when a catalog
+        catalog_items: the catalog item sys_ids of the managed sources, searched by `find` when a catalog
             order was placed but its REQ never received the correlation key.
-        find_window: how far back :meth:`find` searches requested items for a correlation variable.
+        find_window: how far back `find` searches requested items for a correlation variable.
         clock: the current time (timezone-aware); the engine's clock in tests and demos.
     """
 
@@ -81,7 +81,7 @@ class ServiceNowTicketing:
 
     @classmethod
     def from_config(cls, client: ServiceNowClient, config: IntegrationConfig, **options: Any) -> ServiceNowTicketing:
-        """The adapter an :class:`~sim_servicenow.mapping.IntegrationConfig` describes."""
+        """The adapter an `IntegrationConfig` describes."""
         return cls(
             client,
             status_map=config.status_map,

@@ -1,7 +1,7 @@
 """The ``sim-servicenow`` command line: ``demo``, ``run``, ``check``, ``render``, ``pull`` and ``tickets``.
 
 Installed as a console script (``pip install 'sim-servicenow[cli]'``); ``python -m sim_servicenow.cli`` runs
-the same. :func:`main` returns the exit code (see :class:`ExitCode`), so it can also be called from Python::
+the same. `main` returns the exit code (see `ExitCode`), so it can also be called from Python::
 
     from sim_servicenow.cli import main
 

@@ -37,8 +37,8 @@ CATALOG_VARIABLES = ("sim_correlation_id", "short_description", "description")
 class DemoClock:
     """Simulated UTC time shared by both fakes (epoch seconds) and the engine (aware datetimes).
 
-    It stands still until :meth:`advance` moves it, so a whole day passes in a few seconds; after
-    :meth:`run_in_real_time` it flows with the wall clock from where it was.
+    It stands still until `advance` moves it, so a whole day passes in a few seconds; after
+    `run_in_real_time` it flows with the wall clock from where it was.
     """
 
     def __init__(self, start: datetime = START) -> None:
@@ -111,7 +111,7 @@ class PlannedWorkItem:
         event: joiner, mover or leaver.
         source: ``badge``, ``laptop`` (managed) or ``crm`` (not managed by the integration).
         operation: the account operation.
-        attributes: attribute requests as :meth:`FakeIdentityNow.add_manual_work_item` takes them.
+        attributes: attribute requests as `FakeIdentityNow.add_manual_work_item` takes them.
         outcome: what the desk does with the ticket; ``None`` for the unmanaged source (no ticket).
         arrives_after: when, after the start, IdentityNow creates the work item.
         starts_after: when, after the ticket appears, the desk starts working on it.
@@ -270,7 +270,7 @@ class DemoWorld:
     Args:
         seed: seed of both fakes' ids.
         clock: the clock both fakes read (epoch seconds).
-        servicenow: a :class:`FakeServiceNow` built by the caller (e.g. with a work policy); a plain one otherwise.
+        servicenow: a `FakeServiceNow` built by the caller (e.g. with a work policy); a plain one otherwise.
         check_interval: the tenant's status-check interval (its maximum is one day).
     """
 

@@ -27,7 +27,7 @@ _SDIM_KEYS = frozenset({"provisioningConfig", "managedSources", "clusterRef", "o
 
 
 def read_text(path: str | Path, what: str) -> str:
-    """The text of a file, or a :class:`ConfigError` naming the file and why it cannot be read."""
+    """The text of a file, or a `ConfigError` naming the file and why it cannot be read."""
     try:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -110,7 +110,7 @@ def load_config(
 def load_plans(path: str | Path, config: IntegrationConfig) -> list[ProvisioningPlan]:
     """The plans in a JSON file: one plan or a list of plans.
 
-    Each is a plan as :meth:`ProvisioningPlan.to_json` writes it (SailPoint-style plan JSON is accepted too) or
+    Each is a plan as `ProvisioningPlan.to_json` writes it (SailPoint-style plan JSON is accepted too) or
     an IdentityNow manual work item (``GET /v3/work-items/{id}``); work items name their sources, which are
     matched to the configuration's managed sources by name.
 

@@ -45,7 +45,7 @@ def print_table(
     wrap: Sequence[int] = (),
     stream: IO[str] | None = None,
 ) -> None:
-    """Print a table: with rich on a terminal, as :func:`plain_table` otherwise.
+    """Print a table: with rich on a terminal, as `plain_table` otherwise.
 
     On a narrow terminal only the columns at the indices in ``wrap`` wrap; the others are cut with an ellipsis.
     """

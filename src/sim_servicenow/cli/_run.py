@@ -55,7 +55,7 @@ class _Tally:
 
 @contextlib.contextmanager
 def _graceful_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set ``stop``; a second one raises :class:`KeyboardInterrupt` (exit at once)."""
+    """SIGINT/SIGTERM set ``stop``; a second one raises `KeyboardInterrupt` (exit at once)."""
 
     def handle(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set():

@@ -1,6 +1,6 @@
 """A small TOML writer for configuration files (``tomllib`` only reads).
 
-It writes what :meth:`IntegrationConfig.to_dict` produces: nested tables of text, numbers, booleans and lists.
+It writes what `IntegrationConfig.to_dict` produces: nested tables of text, numbers, booleans and lists.
 Small leaf tables inside a section (``password = { env = "SN_PASSWORD" }``) are written inline; every other
 table gets a ``[section]`` header. Text with line breaks is written as a multi-line string so Velocity templates
 stay readable. ``None`` values are left out (TOML has no null).

@@ -1,8 +1,8 @@
 """The engine: ports, the integration engine, and the state stores it keeps its promise with.
 
-State stores: :class:`SqliteStore` (the default, one machine), :class:`PostgresStore` (several machines,
-needs the ``postgres`` extra) and :class:`MemoryStore` (tests, demos) all implement :class:`StateStore`;
-:func:`open_store` picks one from a URL.
+State stores: `SqliteStore` (the default, one machine), `PostgresStore` (several machines,
+needs the ``postgres`` extra) and `MemoryStore` (tests, demos) all implement `StateStore`;
+`open_store` picks one from a URL.
 """
 
 from ._engine import CycleError, CycleReport, EngineHooks, IntegrationEngine, plan_outcome

@@ -1,4 +1,4 @@
-"""Auth objects from the connection settings of an :class:`~sim_servicenow.mapping.IntegrationConfig`."""
+"""Auth objects from the connection settings of an `IntegrationConfig`."""
 
 from __future__ import annotations
 

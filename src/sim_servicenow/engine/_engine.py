@@ -120,7 +120,7 @@ _COUNTERS = (
 
 @attrs.define
 class CycleReport:
-    """What one :meth:`IntegrationEngine.run_once` did, stage by stage.
+    """What one `IntegrationEngine.run_once` did, stage by stage.
 
     Attributes:
         started_at: when the cycle started (engine clock).
@@ -272,10 +272,10 @@ class IntegrationEngine:
     Args:
         config: the integration's configuration (status-check interval, maximum days, expiry action,
             retry limit, grouping, templates, managed sources).
-        ticketing: where tickets are raised (e.g. :class:`~sim_servicenow.adapters.ServiceNowTicketing`).
-        source: where plans come from (e.g. :class:`~sim_servicenow.adapters.WorkItemSource`); one or several.
-            Plans given to :meth:`submit` come from a built-in :class:`QueueSource` as well.
-        store: where the engine keeps its state (:class:`SqliteStore`, :class:`PostgresStore`, ...).
+        ticketing: where tickets are raised (e.g. `ServiceNowTicketing`).
+        source: where plans come from (e.g. `WorkItemSource`); one or several.
+            Plans given to `submit` come from a built-in `QueueSource` as well.
+        store: where the engine keeps its state (`SqliteStore`, `PostgresStore`, ...).
         concurrency: how many plans are worked on at once (ticket creation and reporting run in threads).
         clock: returns the current time (timezone-aware); inject one to run on an accelerated clock.
         hooks: callbacks for created tickets, status changes and finished plans.
@@ -336,12 +336,12 @@ class IntegrationEngine:
         extra_sources: Sequence[PlanSource] = (),
         **options: Any,
     ) -> IntegrationEngine:
-        """The engine an :class:`~sim_servicenow.mapping.IntegrationConfig` describes, with its clients and store.
+        """The engine an `IntegrationConfig` describes, with its clients and store.
 
         Tickets are raised in the system ``config.ticketing`` selects: ServiceNow
-        (:class:`~sim_servicenow.adapters.ServiceNowTicketing`) or Jira Service Management
-        (:class:`~sim_servicenow.adapters.JiraServiceManagementTicketing`); plans come from IdentityNow's manual
-        work items (:class:`~sim_servicenow.adapters.WorkItemSource`).
+        (`ServiceNowTicketing`) or Jira Service Management
+        (`JiraServiceManagementTicketing`); plans come from IdentityNow's manual
+        work items (`WorkItemSource`).
 
         ```python
         config = IntegrationConfig.from_toml_file("integration.toml")
@@ -350,7 +350,7 @@ class IntegrationEngine:
         ```
 
         Args:
-            config: the configuration; it must be complete (:meth:`IntegrationConfig.ensure_ready`) and name
+            config: the configuration; it must be complete (`IntegrationConfig.ensure_ready`) and name
                 IdentityNow.
             store: the state store; opened from ``config.store_url`` when not given.
             servicenow_session: a session for ServiceNow requests (e.g. with a mounted test adapter).
@@ -427,8 +427,8 @@ class IntegrationEngine:
     def submit(self, plan: ProvisioningPlan) -> bool:
         """Record ``plan`` now (durably); it is worked on in the next cycle. ``False`` if its key is known.
 
-        Thread-safe: call it from a webhook handler while :meth:`run_forever` runs elsewhere. The outcome is
-        reported through :attr:`queue` (see :class:`QueueSource`) and the ``on_plan_finished`` hook.
+        Thread-safe: call it from a webhook handler while `run_forever` runs elsewhere. The outcome is
+        reported through `queue` (see `QueueSource`) and the ``on_plan_finished`` hook.
         """
         return self.store.add(plan.key, plan.to_json(), source=self.queue.name, now=self.clock())
 
@@ -480,7 +480,7 @@ class IntegrationEngine:
             stop.wait(interval)
 
     def stop(self) -> None:
-        """Ask :meth:`run_forever` (or a running :meth:`run_once`) to stop once the steps under way have finished."""
+        """Ask `run_forever` (or a running `run_once`) to stop once the steps under way have finished."""
         self._stop.set()
 
     # ------------------------------------------------------------------------------------------ intake

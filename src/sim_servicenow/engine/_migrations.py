@@ -3,7 +3,7 @@
 The schema version lives in the ``sim_schema_version`` table, one row per applied migration. Opening a store
 applies the missing migrations in order, all in one transaction with the check that decided them, so two
 processes opening a new database at once cannot both migrate it, and a failed migration leaves nothing behind.
-A new migration is appended to :data:`MIGRATIONS` with the next version number; released ones never change.
+A new migration is appended to `MIGRATIONS` with the next version number; released ones never change.
 """
 
 from __future__ import annotations

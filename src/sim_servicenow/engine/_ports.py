@@ -1,7 +1,7 @@
 """The engine's ports: what a ticketing system and a plan source must offer.
 
 The engine knows ServiceNow and IdentityNow only through these protocols; adapters implement them
-(:mod:`sim_servicenow.adapters`). Write your own to connect another ticketing system or another source of
+(`sim_servicenow.adapters`). Write your own to connect another ticketing system or another source of
 provisioning plans — the guide "Writing a ticketing adapter" walks through one.
 """
 
@@ -31,7 +31,7 @@ __all__ = ["PlanReport", "PlanSource", "TicketRef", "TicketStatus", "TicketSumma
 class TicketRef:
     """Where a ticket lives, as the ticketing system identified it when it was created.
 
-    The engine stores it (as :meth:`to_json`) and hands it back to the same ticketing system for status checks
+    The engine stores it (as `to_json`) and hands it back to the same ticketing system for status checks
     and comments; only the adapter that made it needs to understand ``kind`` and ``item_ids``.
 
     Attributes:
@@ -62,7 +62,7 @@ class TicketRef:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TicketRef:
-        """Read a reference written by :meth:`to_json`."""
+        """Read a reference written by `to_json`."""
         return cls(
             system=str(data["system"]),
             kind=str(data["kind"]),
@@ -95,15 +95,15 @@ class TicketingSystem(Protocol):
     """A system tickets are raised in: ServiceNow, Jira Service Management, your own.
 
     Implementations must be safe to call from several threads at once (the engine creates tickets
-    concurrently) and must let errors of the library's tree (:class:`~sim_servicenow.errors.ApiError`,
-    :class:`~sim_servicenow.errors.TransportError`) propagate: the engine decides what is retried.
+    concurrently) and must let errors of the library's tree (`ApiError`,
+    `TransportError`) propagate: the engine decides what is retried.
     """
 
     def create(self, payload: TicketPayload, correlation_key: str) -> TicketRef:
         """Raise one ticket for ``payload``, writing ``correlation_key`` into the ticket in the same request.
 
         Called only after the engine has recorded that it is about to; never retried blindly (a request that
-        timed out may have created the ticket, so the engine calls :meth:`find` first next time).
+        timed out may have created the ticket, so the engine calls `find` first next time).
         """
         ...
 
@@ -119,7 +119,7 @@ class TicketingSystem(Protocol):
         ...
 
     def statuses(self, refs: Sequence[TicketRef]) -> Mapping[str, TicketStatus]:
-        """The current status of each ticket, keyed by :attr:`TicketRef.id`, read in as few requests as possible.
+        """The current status of each ticket, keyed by `TicketRef.id`, read in as few requests as possible.
 
         A ticket missing from the answer no longer exists (it was deleted).
         """

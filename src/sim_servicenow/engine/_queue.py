@@ -15,10 +15,10 @@ logger = logging.getLogger("sim_servicenow.engine")
 
 
 class QueueSource:
-    """A :class:`PlanSource` for plans pushed by your own code (an event-trigger webhook, a script).
+    """A `PlanSource` for plans pushed by your own code (an event-trigger webhook, a script).
 
-    :meth:`put` is thread-safe; :meth:`poll` drains what was put. Reports go to ``on_report`` (and to the engine's
-    ``on_plan_finished`` hook). :meth:`IntegrationEngine.submit` records a plan in the store at once instead,
+    `put` is thread-safe; `poll` drains what was put. Reports go to ``on_report`` (and to the engine's
+    ``on_plan_finished`` hook). `IntegrationEngine.submit` records a plan in the store at once instead,
     which survives a crash before the next cycle; prefer it when you hold the engine.
 
     Args:
@@ -37,7 +37,7 @@ class QueueSource:
         return f"QueueSource(name={self.name!r})"
 
     def put(self, plan: ProvisioningPlan) -> None:
-        """Queue ``plan`` for the next :meth:`poll`."""
+        """Queue ``plan`` for the next `poll`."""
         self._queue.put(plan)
 
     def poll(self) -> Iterator[ProvisioningPlan]:

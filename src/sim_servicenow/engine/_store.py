@@ -1,6 +1,6 @@
 """The state store: what the engine persists, the protocol every store implements, and ``open_store``.
 
-A store keeps one :class:`PlanRecord` per provisioning plan, with the plan's ticket groups, and an audit trail
+A store keeps one `PlanRecord` per provisioning plan, with the plan's ticket groups, and an audit trail
 of every state transition. Workers *lease* due plans for a while; only the lease holder may move a
 plan, and every move is one transaction that also appends its audit rows. The backends (memory, SQLite,
 PostgreSQL) share the rules below, so the engine cannot tell them apart.
@@ -248,8 +248,8 @@ def _unique_groups(
 class PlanRecord:
     """A plan as the store keeps it: the plan itself, its state and lease, and its ticket groups.
 
-    Change a record with :func:`attrs.evolve` (or :meth:`with_group`) and hand it to
-    :meth:`StateStore.update`; the store owns ``source``, ``received_at``, the lease fields and ``version``.
+    Change a record with `attrs.evolve` (or `with_group`) and hand it to
+    `StateStore.update`; the store owns ``source``, ``received_at``, the lease fields and ``version``.
 
     Attributes:
         plan_key: unique key of the plan (the work item id, or the caller's key for submitted plans).
@@ -283,7 +283,7 @@ class PlanRecord:
     groups: tuple[TicketGroupRecord, ...] = attrs.field(default=(), converter=_as_tuple, validator=_unique_groups)
 
     def group(self, group_id: str) -> TicketGroupRecord:
-        """The group with ``group_id``; :class:`KeyError` if the plan has none."""
+        """The group with ``group_id``; `KeyError` if the plan has none."""
         for group in self.groups:
             if group.group_id == group_id:
                 return group
@@ -303,7 +303,7 @@ class PlanRecord:
 
 @attrs.frozen
 class NewPlan:
-    """A plan to record with :meth:`StateStore.add_many`.
+    """A plan to record with `StateStore.add_many`.
 
     Attributes:
         plan_key: unique key of the plan.
@@ -345,7 +345,7 @@ def _checked_groups(groups: Iterable[CheckedGroup]) -> tuple[CheckedGroup, ...]:
 
 @attrs.frozen
 class CheckedPlan:
-    """The quiet status checks of one leased plan, for :meth:`StateStore.record_checks`.
+    """The quiet status checks of one leased plan, for `StateStore.record_checks`.
 
     Attributes:
         plan_key: the plan.
@@ -434,8 +434,8 @@ class StateStore(Protocol):
     Every method is one transaction. Times are timezone-aware; stores return them in UTC. Methods that change
     anything take ``now`` from the caller, so the engine can run on a fake or accelerated clock.
 
-    Leases are per plan. :meth:`lease_due` gives a worker the due plans nobody holds (or whose lease expired),
-    each to exactly one worker; :meth:`update` refuses a worker that no longer holds the plan. Worker names
+    Leases are per plan. `lease_due` gives a worker the due plans nobody holds (or whose lease expired),
+    each to exactly one worker; `update` refuses a worker that no longer holds the plan. Worker names
     (``owner``) must be unique per running worker.
     """
 
@@ -514,7 +514,7 @@ class StateStore(Protocol):
         ``record`` is a changed copy of the plan as the caller last read it (``version`` must match). The
         store writes what changed: the plan's state, outcome, detail, due time and data, changed groups and
         new groups (groups cannot be removed). Every state change of the plan or a group appends an
-        :class:`AuditEntry` with ``detail`` (the groups' moves first, then the plan's); an update that changes no
+        `AuditEntry` with ``detail`` (the groups' moves first, then the plan's); an update that changes no
         state records a non-empty ``detail`` as a note. Moving a plan to DONE clears ``due_at`` and sets
         ``finished_at`` (default ``now``). The version goes up by one unless nothing changed.
 
@@ -597,7 +597,7 @@ def received_entry(plan_key: str, now: datetime) -> AuditEntry:
 
 @attrs.frozen
 class PlannedUpdate:
-    """What :meth:`StateStore.update` must write, worked out once for every backend.
+    """What `StateStore.update` must write, worked out once for every backend.
 
     Attributes:
         record: the record as it will be stored (version bumped, store-owned fields kept).
@@ -784,9 +784,9 @@ _SCHEMES = "sqlite:///path, memory:// or postgresql://..."
 def open_store(url: str) -> StateStore:
     """Open the store a URL names.
 
-    - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``: :class:`SqliteStore` (the default);
-    - ``memory://``: :class:`MemoryStore` (tests, demos; nothing survives the process);
-    - ``postgresql://...`` or ``postgres://...``: :class:`PostgresStore` (needs the ``postgres`` extra).
+    - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``: `SqliteStore` (the default);
+    - ``memory://``: `MemoryStore` (tests, demos; nothing survives the process);
+    - ``postgresql://...`` or ``postgres://...``: `PostgresStore` (needs the ``postgres`` extra).
 
     Raises:
         ConfigError: the URL is not one of these.

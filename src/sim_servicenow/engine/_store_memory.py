@@ -56,7 +56,7 @@ def _detached(record: PlanRecord) -> PlanRecord:
 
 
 class MemoryStore:
-    """A :class:`StateStore` in memory: for tests of code that drives the engine, and for demos.
+    """A `StateStore` in memory: for tests of code that drives the engine, and for demos.
 
     It follows every rule of the SQL stores (leases, versions, the audit trail, JSON-only data, unique
     correlation keys) behind one lock, and keeps nothing when the process ends. ``open_store("memory://")``
@@ -256,7 +256,7 @@ class MemoryStore:
                     self._plans[plan_key] = attrs.evolve(record, lease_owner=None, lease_until=None)
 
     def record_checks(self, owner: str, plans: Sequence[CheckedPlan], *, now: datetime) -> frozenset[str]:
-        """Record quiet status checks of leased plans at once (see :class:`StateStore`)."""
+        """Record quiet status checks of leased plans at once (see `StateStore`)."""
         utc(now)
         written: set[str] = set()
         with self._lock:
@@ -287,7 +287,7 @@ class MemoryStore:
         return frozenset(written)
 
     def update(self, owner: str, record: PlanRecord, *, now: datetime, detail: str = "") -> PlanRecord:
-        """Move a leased plan to ``record`` with its audit rows (see :class:`StateStore`)."""
+        """Move a leased plan to ``record`` with its audit rows (see `StateStore`)."""
         now = utc(now)
         with self._lock:
             self._check_open()

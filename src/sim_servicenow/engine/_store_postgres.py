@@ -141,7 +141,7 @@ class PostgresStore(SqlStore):
         return connection
 
     def close(self) -> None:
-        """Close the connection; further calls raise :class:`StoreError`."""
+        """Close the connection; further calls raise `StoreError`."""
         with self._lock:
             self._closed = True
             connection, self._connection_ = self._connection_, None

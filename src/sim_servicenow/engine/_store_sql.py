@@ -1,8 +1,8 @@
 """What the SQLite and PostgreSQL stores share: the SQL of every operation, written once.
 
-A backend supplies transactions (:meth:`SqlStore._transaction`), the stored form of times and JSON, and the
+A backend supplies transactions (`SqlStore._transaction`), the stored form of times and JSON, and the
 one statement that differs in substance: how due plans are leased (``BEGIN IMMEDIATE`` serialises SQLite
-writers; PostgreSQL uses ``FOR UPDATE SKIP LOCKED``). Statements use ``?`` placeholders; :class:`SqlTx`
+writers; PostgreSQL uses ``FOR UPDATE SKIP LOCKED``). Statements use ``?`` placeholders; `SqlTx`
 translates them for drivers that want ``%s``.
 
 Statements are assembled from constants and placeholder lists only (hence the ``noqa: S608``); values always
@@ -108,7 +108,7 @@ def _marks(count: int) -> str:
 
 
 class SqlStore(abc.ABC):
-    """The :class:`StateStore` operations in SQL; subclasses connect and spell the dialect's differences."""
+    """The `StateStore` operations in SQL; subclasses connect and spell the dialect's differences."""
 
     _dialect: Dialect
     #: appended to the statement that reads a plan before an update (``FOR UPDATE`` in PostgreSQL).
@@ -200,7 +200,7 @@ class SqlStore(abc.ABC):
         )
 
     def _group_values(self, group: TicketGroupRecord) -> tuple[Any, ...]:
-        """The group's mutable columns, in :data:`_GROUP_UPDATE` order (before the key columns)."""
+        """The group's mutable columns, in `_GROUP_UPDATE` order (before the key columns)."""
         what = f"ticket group {group.group_id!r}"
         return (
             group.correlation_key,
@@ -346,7 +346,7 @@ class SqlStore(abc.ABC):
         return self.add_many([NewPlan(plan_key=plan_key, plan=plan, source=source, due_at=due_at)], now=now)[0]
 
     def add_many(self, plans: Iterable[NewPlan], *, now: datetime) -> list[bool]:
-        """Record several plans, :data:`ADD_BATCH` per transaction; one ``add`` result per plan."""
+        """Record several plans, `ADD_BATCH` per transaction; one ``add`` result per plan."""
         now = utc(now)
         results: list[bool] = []
         batch: list[NewPlan] = []
@@ -436,7 +436,7 @@ class SqlStore(abc.ABC):
                 )
 
     def record_checks(self, owner: str, plans: Sequence[CheckedPlan], *, now: datetime) -> frozenset[str]:
-        """Record quiet status checks of leased plans in one transaction (see :class:`StateStore`)."""
+        """Record quiet status checks of leased plans in one transaction (see `StateStore`)."""
         utc(now)
         wanted = {plan.plan_key: plan for plan in plans}
         written: set[str] = set()
@@ -473,7 +473,7 @@ class SqlStore(abc.ABC):
         return frozenset(written)
 
     def update(self, owner: str, record: PlanRecord, *, now: datetime, detail: str = "") -> PlanRecord:
-        """Move a leased plan to ``record`` in one transaction, with its audit rows (see :class:`StateStore`)."""
+        """Move a leased plan to ``record`` in one transaction, with its audit rows (see `StateStore`)."""
         now = utc(now)
         with self._transaction(write=True) as tx:
             found = self._select_plans(tx, "plan_key = ?", (record.plan_key,), suffix=self._lock_clause)

@@ -34,12 +34,12 @@ class SqliteStore(SqlStore):
     processes can share one file.
 
     Opening creates the file if needed and applies schema migrations. A file that is not SQLite, is corrupted,
-    or holds another application's tables raises :class:`StoreFormatError`; one written by a newer
-    sim-servicenow raises :class:`StoreVersionError`.
+    or holds another application's tables raises `StoreFormatError`; one written by a newer
+    sim-servicenow raises `StoreVersionError`.
 
     Args:
         path: the database file (its directory must exist).
-        busy_timeout: seconds a write waits for another writer before failing with :class:`StoreError`.
+        busy_timeout: seconds a write waits for another writer before failing with `StoreError`.
     """
 
     _dialect = "sqlite"

@@ -1,7 +1,7 @@
 """The one HTTP core every request of both clients goes through.
 
 One place for: the session, base-URL joining, timeouts, ``User-Agent``, retries with ``Retry-After``,
-mapping error responses of both vendors to :class:`~sim_servicenow.ApiError`, JSON decoding,
+mapping error responses of both vendors to `ApiError`, JSON decoding,
 logging without secrets, and the refusal of plain ``http://`` to hosts other than loopback.
 """
 
@@ -191,7 +191,7 @@ def _body_start(response: requests.Response) -> str:
 
 
 def decode_json(response: requests.Response) -> Any:
-    """The JSON body of ``response``; a :class:`DecodeError` when it is not JSON (e.g. an HTML page)."""
+    """The JSON body of ``response``; a `DecodeError` when it is not JSON (e.g. an HTML page)."""
     method = response.request.method
     url = redact_url(response.url or "")
     content_type = response.headers.get("Content-Type")
@@ -212,7 +212,7 @@ def decode_json(response: requests.Response) -> Any:
 
 
 def error_from_response(response: requests.Response) -> ApiError:
-    """Build the :class:`ApiError` subclass matching ``response``'s status."""
+    """Build the `ApiError` subclass matching ``response``'s status."""
     method = response.request.method or "?"
     url = _without_query(response.url or "")
     body: Any
@@ -248,10 +248,10 @@ class HttpCore:
 
     Attributes:
         base_url: the service root, e.g. ``https://dev1234.service-now.com``.
-        auth: a :mod:`requests` auth object (see :mod:`sim_servicenow.auth`), or ``None``.
-        session: a :class:`requests.Session` to use; the caller keeps ownership of one they pass.
+        auth: a `requests` auth object (see `sim_servicenow.auth`), or ``None``.
+        session: a `requests.Session` to use; the caller keeps ownership of one they pass.
         timeout: connect and read timeouts applied to every request.
-        retry: the :class:`RetryPolicy`.
+        retry: the `RetryPolicy`.
         verify: TLS verification: ``True`` (default), or the path of a CA bundle.
         cert: a client certificate for mutual TLS: a path, or ``(cert, key)`` paths.
         allow_insecure_http: permit ``http://`` to hosts other than loopback.
@@ -396,7 +396,7 @@ class HttpCore:
         headers: Mapping[str, str] | None = None,
         idempotent: bool | None = None,
     ) -> Any:
-        """:meth:`request`, then the decoded JSON body (``None`` for an empty 2xx body such as 204)."""
+        """`request`, then the decoded JSON body (``None`` for an empty 2xx body such as 204)."""
         response = self.request(
             method,
             path,

@@ -34,7 +34,7 @@ def iter_offset_pages(
 ) -> Iterator[T]:
     """Yield every item of an offset/limit collection, fetching one page at a time on demand.
 
-    ``fetch(offset, limit)`` returns a :class:`Page`. Paging stops once the offset reaches the reported total,
+    ``fetch(offset, limit)`` returns a `Page`. Paging stops once the offset reaches the reported total,
     or, when no total is known, at an empty page. A page shorter than ``page_size`` ends the collection only when
     ``short_page_is_last`` is true and no total says otherwise: ServiceNow may return short pages in the
     middle of a result set (records hidden by ACLs still consume the offset), IdentityNow does not.

@@ -24,16 +24,16 @@ def _no_sleep(_seconds: float) -> None:
 class RetryPolicy:
     """When and how requests are retried.
 
-    Retried: responses whose status is in :attr:`statuses` and failures with no response at all
+    Retried: responses whose status is in `statuses` and failures with no response at all
     (connect errors, timeouts, resets), but only for idempotent methods or calls marked idempotent.
     A ``429`` is retried for any method: both vendors refuse a rate-limited request before acting on it.
 
     The wait before attempt *n + 1* is the server's ``Retry-After`` when it sent one (capped at
-    :attr:`max_retry_after`), otherwise a full-jitter exponential backoff
+    `max_retry_after`), otherwise a full-jitter exponential backoff
     ``uniform(0, min(max_backoff, initial_backoff * multiplier ** (n - 1)))``.
-    No attempt starts after :attr:`deadline` seconds from the first.
+    No attempt starts after `deadline` seconds from the first.
 
-    ``RetryPolicy(sleep=lambda s: None)`` (or :meth:`without_sleeping`) keeps the schedule but removes
+    ``RetryPolicy(sleep=lambda s: None)`` (or `without_sleeping`) keeps the schedule but removes
     the waiting, for tests.
     """
 

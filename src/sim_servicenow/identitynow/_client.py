@@ -192,7 +192,7 @@ class _Endpoint:
             raise _decode_error(response, str(exc)) from exc
 
     def _decode_many(self, response: requests.Response, cls: type[T], payload: Any = _BODY) -> tuple[T, ...]:
-        """A JSON array of ``cls``; anything else is a :class:`~sim_servicenow.DecodeError`."""
+        """A JSON array of ``cls``; anything else is a `DecodeError`."""
         data = decode_json(response) if payload is _BODY else payload
         if not isinstance(data, list):
             raise _decode_error(response, f"expected a JSON array, got {type(data).__name__}")
@@ -270,10 +270,10 @@ class SourcesApi(_Endpoint):
         limit: int = MAX_PAGE_SIZE,
         count: bool = False,
     ) -> Page[Source]:
-        """One page of sources; ``count=True`` fills :attr:`Page.total` from ``X-Total-Count``.
+        """One page of sources; ``count=True`` fills `Page.total` from ``X-Total-Count``.
 
         ``filters`` fields: ``id``, ``name``, ``type``, ``owner.id``, ``features``, ``created``,
-        ``modified``, ``connectorName``, ... (see :mod:`~sim_servicenow.identitynow.filters`).
+        ``modified``, ``connectorName``, ... (see `filters`).
         """
         params = _collection_params(filters, sorters)
         return self._page(self._path(), Source, params, offset=offset, limit=limit, count=count)
@@ -289,7 +289,7 @@ class SourcesApi(_Endpoint):
         return self._iter(self._path(), Source, _collection_params(filters, sorters), page_size=page_size)
 
     def get(self, source_id: str) -> Source:
-        """The source with this id; :class:`~sim_servicenow.NotFoundError` if there is none."""
+        """The source with this id; `NotFoundError` if there is none."""
         return self._call("GET", self._path(_segment(source_id, "source_id")), Source)
 
     def find_by_name(self, name: str) -> Source | None:
@@ -376,7 +376,7 @@ class ServiceDeskIntegrationsApi(_Endpoint):
     ) -> ServiceDeskIntegration:
         """Apply JSON Patch ``replace`` operations; any other operation is refused before sending.
 
-        IdentityNow accepts only ``replace`` here (others answer 403), so a :class:`~sim_servicenow.ConfigError`
+        IdentityNow accepts only ``replace`` here (others answer 403), so a `ConfigError`
         naming the offending operation is raised instead of a round trip.
         """
         body = _patch_body(operations)
@@ -400,7 +400,7 @@ class ServiceDeskIntegrationsApi(_Endpoint):
         return self._list(self._path("types"), ServiceDeskIntegrationType)
 
     def template(self, script_name: str) -> ServiceDeskIntegrationTemplate:
-        """The template of an integration type, by its ``script_name`` (see :meth:`types`)."""
+        """The template of an integration type, by its ``script_name`` (see `types`)."""
         path = self._path("templates", _segment(script_name, "script_name"))
         return self._call("GET", path, ServiceDeskIntegrationTemplate)
 
@@ -728,9 +728,9 @@ class AccountActivitiesApi(_Endpoint):
 class IdentityNowClient:
     """A typed client of one IdentityNow (Identity Security Cloud) tenant.
 
-    The operations are grouped as SailPoint groups its APIs: :attr:`sources`,
-    :attr:`service_desk_integrations`, :attr:`sim_integrations`, :attr:`work_items` and
-    :attr:`account_activities`. Every request goes through one HTTP core (timeouts, retries with
+    The operations are grouped as SailPoint groups its APIs: `sources`,
+    `service_desk_integrations`, `sim_integrations`, `work_items` and
+    `account_activities`. Every request goes through one HTTP core (timeouts, retries with
     ``Retry-After``, error mapping).
 
     Args:
@@ -738,12 +738,12 @@ class IdentityNowClient:
         auth: how requests authenticate; normally
             ``OAuth2ClientCredentials.for_identitynow(base_url, client_id, client_secret)`` with a
             personal access token's client id and secret.
-        session: a :class:`requests.Session` to use (you keep ownership of it).
+        session: a `requests.Session` to use (you keep ownership of it).
         timeout: connect and read timeouts of every request.
         retry: which failures are retried, and how long to wait.
         layout: ``"classic"`` (default: ``/v3/...`` and ``/beta/...``) or ``"per-api"``
             (``/work-items/v1``, ..., as SailPoint's current SDK calls them).
-        rate_limiter: an optional :class:`RateLimiter` shared by all requests of this client, e.g.
+        rate_limiter: an optional `RateLimiter` shared by all requests of this client, e.g.
             ``WindowRateLimiter()`` for IdentityNow's 100 requests per 10 seconds. Off by default.
         verify: TLS verification: ``True`` or the path of a CA bundle.
         cert: a client certificate for mutual TLS: a path, or ``(cert, key)`` paths.

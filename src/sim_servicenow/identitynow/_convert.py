@@ -9,8 +9,8 @@ Rules, in one place:
 - Request bodies leave out ``None`` fields and the read-only ones (``created``, ``modified``,
   ``universalManager``).
 - Deprecated mirror fields are folded into the current field when read and written back as mirrors
-  (see :class:`~sim_servicenow.identitynow.ServiceDeskIntegration` and
-  :class:`~sim_servicenow.identitynow.SimIntegration`).
+  (see `ServiceDeskIntegration` and
+  `SimIntegration`).
 - ``QueuedCheckConfigDetails`` carries integers as strings on the wire.
 """
 
@@ -254,7 +254,7 @@ _CONVERTER = make_converter()
 
 
 def structure(data: Any, cls: type[T], *, converter: cattrs.Converter | None = None) -> T:
-    """Read ``data`` (decoded JSON) as ``cls``; a :class:`~sim_servicenow.DecodeError` on a shape mismatch."""
+    """Read ``data`` (decoded JSON) as ``cls``; a `DecodeError` on a shape mismatch."""
     try:
         return (converter or _CONVERTER).structure(data, cls)
     except cattrs.BaseValidationError as exc:

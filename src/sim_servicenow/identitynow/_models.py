@@ -1,9 +1,9 @@
 """Frozen models of the IdentityNow records the client reads and writes.
 
 Field names are the snake_case forms of SailPoint's camelCase wire names; the wire format lives only
-in :mod:`._convert`. Vocabularies SailPoint may extend (work-item states and types, provisioning
+in `._convert`. Vocabularies SailPoint may extend (work-item states and types, provisioning
 statuses) are plain strings, so a new value never breaks decoding; compare them with the constants of
-:class:`WorkItemState`, :class:`WorkItemType` and friends, which are ``str`` enums and equal to their values.
+`WorkItemState`, `WorkItemType` and friends, which are ``str`` enums and equal to their values.
 """
 
 from __future__ import annotations
@@ -164,8 +164,8 @@ class ProvisioningConfig:
 class ServiceDeskIntegration:
     """A service desk integration (SDIM, ``ServiceDeskIntegrationDto``).
 
-    The deprecated wire fields ``cluster`` and ``managedSources`` are folded into :attr:`cluster_ref`
-    and :attr:`provisioning_config` when read (the current field wins when both are present and
+    The deprecated wire fields ``cluster`` and ``managedSources`` are folded into `cluster_ref`
+    and `provisioning_config` when read (the current field wins when both are present and
     disagree) and written back as mirrors of them, so there is one truth on both sides.
 
     Attributes:
@@ -196,7 +196,7 @@ class ServiceDeskIntegration:
 
     @property
     def cluster_id(self) -> str | None:
-        """The id of :attr:`cluster_ref` (what the deprecated ``cluster`` field carried)."""
+        """The id of `cluster_ref` (what the deprecated ``cluster`` field carried)."""
         return self.cluster_ref.id if self.cluster_ref is not None else None
 
     @property
@@ -212,7 +212,7 @@ class ServiceDeskIntegrationType:
     """One integration type the tenant supports (``ServiceDeskIntegrationTemplateType``).
 
     Attributes:
-        type: the type string to use in :attr:`ServiceDeskIntegration.type`.
+        type: the type string to use in `ServiceDeskIntegration.type`.
         script_name: the name of its template, for ``template(script_name)``.
         name: a display name.
     """
@@ -275,7 +275,7 @@ class SimIntegration:
     """A legacy ServiceNow SIM integration (``SimIntegrationDetails``).
 
     The server may answer in the service-desk shape (``managedSources``, ``clusterRef``,
-    ``provisioningConfig``); those are folded into :attr:`sources` and :attr:`cluster` when read.
+    ``provisioningConfig``); those are folded into `sources` and `cluster` when read.
 
     Attributes:
         name: the unique name.
@@ -384,7 +384,7 @@ class ApprovalItem:
         name: the attribute name.
         operation: the operation, e.g. ``Create``, ``Add``, ``Remove``.
         value: the attribute value.
-        state: the item's state (a :class:`WorkItemState` value), if decided.
+        state: the item's state (a `WorkItemState` value), if decided.
     """
 
     id: str | None = None
@@ -465,8 +465,8 @@ class WorkItem:
 
     Attributes:
         id: the work item id.
-        state: a :class:`WorkItemState` value, e.g. ``Pending``.
-        type: a :class:`WorkItemType` value, e.g. ``ManualAction``.
+        state: a `WorkItemState` value, e.g. ``Pending``.
+        type: a `WorkItemType` value, e.g. ``ManualAction``.
         name: e.g. ``Account Create``.
         description: e.g. ``Create account on source 'AD'``.
         owner_id: the owner's identity id.
@@ -608,7 +608,7 @@ class AccountActivityItem:
         name: the item name.
         requested: when it was requested.
         approval_status: e.g. ``PENDING``, ``FINISHED``.
-        provisioning_status: a :class:`ProvisioningState` value.
+        provisioning_status: a `ProvisioningState` value.
         requester_comment: the requester's comment.
         reviewer_identity_summary: the reviewer.
         reviewer_comment: the reviewer's comment.
@@ -651,8 +651,8 @@ class AccountActivity:
         created: when it was created.
         modified: when it was last modified.
         completed: when it completed.
-        completion_status: a :class:`CompletionStatus` value.
-        execution_status: an :class:`ExecutionStatus` value.
+        completion_status: a `CompletionStatus` value.
+        execution_status: an `ExecutionStatus` value.
         requester_identity_summary: who requested it.
         target_identity_summary: whom it is for.
         errors: error messages.

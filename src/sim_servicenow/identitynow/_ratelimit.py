@@ -33,7 +33,7 @@ class RateLimiter(Protocol):
 
 @attrs.define
 class WindowRateLimiter:
-    """At most :attr:`max_requests` request starts in any :attr:`period`-second window. Thread-safe.
+    """At most `max_requests` request starts in any `period`-second window. Thread-safe.
 
     Each caller reserves the earliest start that keeps the window within budget and then sleeps until
     then, outside the lock, so waiting threads start in order. Unlike a token bucket of the same size,

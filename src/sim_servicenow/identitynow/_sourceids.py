@@ -2,7 +2,7 @@
 
 SailPoint's SIM guide says to take each source's "backend ID" from the private ``/cc/api/source/list``
 (its ``externalId``). That value is normally the v3 source id itself; the private list also has a
-short numeric id of its own. :class:`SourceIdMap` joins the two lists so either id leads to the other.
+short numeric id of its own. `SourceIdMap` joins the two lists so either id leads to the other.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The pure mapping layer: provisioning plans, status maps, Velocity request templates, configuration.
 
 Nothing here performs I/O: every function is a function of its inputs, so it can be tested exhaustively and
-reused by any ticketing adapter. The engine calls :func:`plan_ticket_groups` and
-:func:`render_ticket_payload` to turn a plan into tickets, and :class:`StatusMap` /
-:func:`combine_statuses` to read their statuses.
+reused by any ticketing adapter. The engine calls `plan_ticket_groups` and
+`render_ticket_payload` to turn a plan into tickets, and `StatusMap` /
+`combine_statuses` to read their statuses.
 """
 
 from ._config import (

@@ -51,7 +51,7 @@ class TicketingSystemKind(enum.Enum):
 
     ``SERVICENOW``: catalog orders or table records (the ``[servicenow]`` settings). ``JIRA``: Jira Service
     Management customer requests (the ``[jira]`` settings). The values are the systems' names in
-    :attr:`~sim_servicenow.engine.TicketRef.system`.
+    `system`.
     """
 
     SERVICENOW = "servicenow"
@@ -117,7 +117,7 @@ class ServiceNowSettings:
 
     @property
     def effective_token_url(self) -> str:
-        """:attr:`token_url`, or ServiceNow's default token endpoint of :attr:`url`."""
+        """`token_url`, or ServiceNow's default token endpoint of `url`."""
         return self.token_url or f"{self.url.rstrip('/')}/oauth_token.do"
 
 
@@ -159,14 +159,14 @@ def _field_map(value: Mapping[str, str]) -> Mapping[str, str]:
 class JiraSettings:
     """Where and how to reach Jira Service Management, and where requests are raised.
 
-    The options of :class:`~sim_servicenow.adapters.JiraServiceManagementTicketing`, as configuration.
+    The options of `JiraServiceManagementTicketing`, as configuration.
 
     Attributes:
         url: the site, e.g. ``https://acme.atlassian.net`` or ``https://jira.example.com``.
         service_desk_id: the service desk requests are raised in (``serviceDeskId``).
         request_type_id: the request type they are raised with (``requestTypeId``).
         deployment: Cloud or Data Center (they search differently).
-        auth: Basic or bearer; see :class:`JiraAuthType`.
+        auth: Basic or bearer; see `JiraAuthType`.
         username: for Basic: the account's e-mail address on Cloud, the user name on Data Center.
         api_token: for Basic on Cloud: the account's API token.
         password: for Basic on Data Center: the user's password.
@@ -210,7 +210,7 @@ def jira_option_problems(
 ) -> list[ValidationProblem]:
     """Problems of the Jira adapter's options, each with the option's name as its path.
 
-    One set of rules for :class:`JiraSettings` and the adapter's constructor.
+    One set of rules for `JiraSettings` and the adapter's constructor.
     """
     problems = []
     for name, value in (("service_desk_id", service_desk_id), ("request_type_id", request_type_id)):
@@ -250,7 +250,7 @@ class IdentityNowSettings:
 
     @property
     def effective_token_url(self) -> str:
-        """:attr:`token_url`, or IdentityNow's token endpoint of :attr:`url`."""
+        """`token_url`, or IdentityNow's token endpoint of `url`."""
         return self.token_url or f"{self.url.rstrip('/')}/oauth/token"
 
 
@@ -303,7 +303,7 @@ class TicketFilter:
     suppressed_flows: tuple[str, ...] = attrs.field(default=_DEFAULT_SUPPRESSED_FLOWS, converter=_flows)
 
     def suppresses(self, plan: ProvisioningPlan) -> bool:
-        """True when the whole plan is suppressed by :attr:`suppressed_flows`."""
+        """True when the whole plan is suppressed by `suppressed_flows`."""
         markers = {_flow_key(flow) for flow in self.suppressed_flows}
         return any(
             isinstance(plan.arguments.get(name), str) and _flow_key(plan.arguments[name]) in markers
@@ -328,7 +328,7 @@ class StatusCheck:
 
     Attributes:
         interval: time between two checks of one ticket (IdentityNow's default: 30 minutes).
-        max_days: days after creation when checking stops and the :class:`ExpiryAction` applies (default 2).
+        max_days: days after creation when checking stops and the `ExpiryAction` applies (default 2).
     """
 
     interval: dt.timedelta = dt.timedelta(minutes=30)
@@ -336,7 +336,7 @@ class StatusCheck:
 
     @property
     def max_age(self) -> dt.timedelta:
-        """:attr:`max_days` as a duration."""
+        """`max_days` as a duration."""
         return dt.timedelta(days=self.max_days)
 
     @classmethod
@@ -438,23 +438,23 @@ class IntegrationConfig:
     """Everything one integration needs: connections, managed sources, ticket shape, templates, status maps.
 
     Tickets are raised in ServiceNow (the default) or, with ``ticketing=TicketingSystemKind.JIRA``, in Jira
-    Service Management: then :attr:`jira` says where, tickets have the table shape (un-prefixed template keys;
-    ``short_description`` becomes Jira's ``summary``), and the status maps default to :meth:`StatusMap.jira`.
+    Service Management: then `jira` says where, tickets have the table shape (un-prefixed template keys;
+    ``short_description`` becomes Jira's ``summary``), and the status maps default to `StatusMap.jira`.
 
-    Build it from a SailPoint SIM definition (:meth:`from_sim_integration`), a Service Desk Integration
-    definition (:meth:`from_service_desk_integration`), a TOML file (:meth:`from_toml`, :meth:`from_toml_file`)
-    or JSON-ready data (:meth:`from_dict`, the inverse of :meth:`to_dict`), or construct it directly.
+    Build it from a SailPoint SIM definition (`from_sim_integration`), a Service Desk Integration
+    definition (`from_service_desk_integration`), a TOML file (`from_toml`, `from_toml_file`)
+    or JSON-ready data (`from_dict`, the inverse of `to_dict`), or construct it directly.
     Every builder validates the same way and reports every problem at once, each with its path, in a
-    :class:`~sim_servicenow.errors.ConfigError`.
+    `ConfigError`.
 
     Loading does not require connection settings or secrets (so a definition can be rendered and checked
-    offline); :meth:`ensure_ready` checks that everything needed to run is there.
+    offline); `ensure_ready` checks that everything needed to run is there.
 
     Attributes:
         name: the integration's name.
-        servicenow: how to reach ServiceNow (used when :attr:`ticketing` is ServiceNow).
+        servicenow: how to reach ServiceNow (used when `ticketing` is ServiceNow).
         identitynow: how to reach IdentityNow (needed to read work items and report back).
-        jira: how to reach Jira Service Management (used when :attr:`ticketing` is Jira). Keyword only.
+        jira: how to reach Jira Service Management (used when `ticketing` is Jira). Keyword only.
         sources: the managed sources; account requests on other sources are left alone.
         ticketing: the system tickets are raised in; ServiceNow by default. Keyword only.
         ticket_type: catalog orders or records on a table (ServiceNow); always ``TABLE`` for Jira.
@@ -462,11 +462,11 @@ class IntegrationConfig:
             not used for Jira.
         grouping: how account requests are split into tickets.
         correlation_variable: the catalog variable that carries the correlation key in catalog orders.
-        request_template: ticket field → Velocity template; defaults to :meth:`RequestTemplate.default`.
+        request_template: ticket field → Velocity template; defaults to `RequestTemplate.default`.
         status_map: maps the ticket's status (``sc_request.request_state`` for catalog tickets, the status
             category for Jira); defaults by ticketing system, ticket type and table.
         item_status_map: maps each RITM's ``state`` for catalog tickets (the task state model by default);
-            combined with :attr:`status_map` by :func:`~sim_servicenow.mapping.combine_statuses`. None for Jira.
+            combined with `status_map` by `combine_statuses`. None for Jira.
         filters: which operations and attributes create tickets.
         status_check: check interval and maximum days.
         expiry_action: what to do when the maximum days have passed.
@@ -547,7 +547,7 @@ class IntegrationConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, environ: Mapping[str, str] | None = None) -> IntegrationConfig:
-        """Build from JSON-ready data in this library's own format (the one TOML files and :meth:`to_dict` use).
+        """Build from JSON-ready data in this library's own format (the one TOML files and `to_dict` use).
 
         Args:
             data: the settings; see the configuration reference for every key.
@@ -561,7 +561,7 @@ class IntegrationConfig:
         return read_config(data, environ=environ)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready data in this library's own format; :meth:`from_dict` reads it back to an equal config.
+        """JSON-ready data in this library's own format; `from_dict` reads it back to an equal config.
 
         Secrets are written as their environment-variable reference (``{"env": "SN_PASSWORD"}``), never as
         values; a secret that was given inline is written as ``{"redacted": true}``.
@@ -583,7 +583,7 @@ class IntegrationConfig:
 
     @classmethod
     def from_toml_file(cls, path: str | Path, *, environ: Mapping[str, str] | None = None) -> IntegrationConfig:
-        """Build from a TOML file; see :meth:`from_toml`.
+        """Build from a TOML file; see `from_toml`.
 
         Raises:
             ConfigError: the file cannot be read, or its problems.
@@ -636,7 +636,7 @@ class IntegrationConfig:
 
         Sources come from ``provisioningConfig.managedResourceRefs`` (or the deprecated ``managedSources``);
         the cluster from ``clusterRef``. The ``attributes`` keys SailPoint uses for ServiceNow SDIMs are
-        UNCONFIRMED, so the SIM names are accepted (see :meth:`from_sim_integration`), including ``statusMap``
+        UNCONFIRMED, so the SIM names are accepted (see `from_sim_integration`), including ``statusMap``
         and ``request`` inside ``attributes``.
 
         Raises:

@@ -175,8 +175,8 @@ class Identity:
 class ProvisioningPlan:
     """One provisioning plan: for one identity, the account requests IdentityNow wants carried out.
 
-    Build one directly, or from IdentityNow data with :meth:`from_work_item`, :meth:`from_provisioning_event`
-    or :meth:`from_json`; :meth:`to_json` writes the JSON the store keeps (and :meth:`from_json` reads back).
+    Build one directly, or from IdentityNow data with `from_work_item`, `from_provisioning_event`
+    or `from_json`; `to_json` writes the JSON the store keeps (and `from_json` reads back).
 
     Attributes:
         key: the plan's unique key: a manual work item's id, or the caller's tracking number.
@@ -193,7 +193,7 @@ class ProvisioningPlan:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProvisioningPlan:
-        """Read a plan from JSON data (as written by :meth:`to_json`, or SailPoint-style plan JSON).
+        """Read a plan from JSON data (as written by `to_json`, or SailPoint-style plan JSON).
 
         Accepted spellings: ``trackingNumber`` or ``key``; ``accountRequests[].op`` or ``operation``;
         ``applicationId`` / ``applicationName`` or a nested ``source {id, name}``; ``nativeIdentity`` or
@@ -226,7 +226,7 @@ class ProvisioningPlan:
 
         Args:
             work_item: the work item as IdentityNow returns it (camelCase JSON).
-            source_ids: source name → source id, to fill :attr:`AccountRequest.source_id`; work items name
+            source_ids: source name → source id, to fill `AccountRequest.source_id`; work items name
                 sources but do not carry their ids.
 
         Raises:

@@ -18,7 +18,7 @@ _MASK = "********"
 class Secret:
     """A password, client secret or refresh token.
 
-    ``repr()`` and ``str()`` never show the value; :meth:`reveal` does, for the one place that sends it.
+    ``repr()`` and ``str()`` never show the value; `reveal` does, for the one place that sends it.
     A secret usually comes from an environment variable (``Secret.from_env("SN_PASSWORD")``, or
     ``password = {env = "SN_PASSWORD"}`` in TOML): the configuration then records the variable's name, and
     writing the configuration back out writes the name, never the value.

@@ -130,14 +130,14 @@ def _status_entries(value: Mapping[Any, ProvisioningStatus | str]) -> Mapping[st
 class StatusMap:
     """Ticket status value → provisioning status, validated as SailPoint validates it.
 
-    Look values up with :meth:`lookup`. A value the map does not know is never success: it maps to
-    ``QUEUED`` and is reported in :attr:`StatusResult.unknown_values`. Keys match exactly first, then ignoring
+    Look values up with `lookup`. A value the map does not know is never success: it maps to
+    ``QUEUED`` and is reported in `StatusResult.unknown_values`. Keys match exactly first, then ignoring
     case; numbers and text are the same key (``3`` and ``"3"``).
 
-    Targets may be :class:`ProvisioningStatus` members or their names in any case, so SailPoint's
+    Targets may be `ProvisioningStatus` members or their names in any case, so SailPoint's
     ``statusMap`` works as it is: ``StatusMap({"closed_complete": "Committed", "requested": "queued"})``.
-    Defaults: :meth:`sc_request`, :meth:`task`, :meth:`incident`, :meth:`change_request` (ServiceNow) and
-    :meth:`jira` (Jira Service Management).
+    Defaults: `sc_request`, `task`, `incident`, `change_request` (ServiceNow) and
+    `jira` (Jira Service Management).
 
     Attributes:
         entries: ticket status value → provisioning status.
@@ -175,7 +175,7 @@ class StatusMap:
 
         Args:
             value: the ticket's status value (text or a number); None or empty text counts as unknown.
-            close_code: the ticket's ``close_code``, if it has one; see :attr:`close_codes`.
+            close_code: the ticket's ``close_code``, if it has one; see `close_codes`.
         """
         key = "" if value is None else _normalize_key(value)
         status = self._find(self.entries, key)

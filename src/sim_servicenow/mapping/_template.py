@@ -238,14 +238,14 @@ class RequestTemplate:
     """SailPoint SIM's ``request`` map: ticket field → Apache Velocity template.
 
     Each template is compiled when the object is made (syntax errors surface then) and rendered with airspeed
-    against :func:`template_context` — plain data only, within :attr:`limits`. See :class:`RenderedFields` for
+    against `template_context` — plain data only, within `limits`. See `RenderedFields` for
     which keys fill which record.
 
     Attributes:
         fields: ticket field → Velocity source, e.g.
             ``{"short_description": "SailPoint Access Request $!plan.arguments.identityRequestId"}``.
         strict: when true, a reference with no value (``$missing`` rather than ``$!missing``) is a
-            :class:`~sim_servicenow.errors.TemplateError`, and over-long output is an error instead of being
+            `TemplateError`, and over-long output is an error instead of being
             truncated. Lenient (the default) renders it as written, as Velocity does.
         limits: bounds on template size, output size, steps, nesting and time.
 

@@ -87,7 +87,7 @@ class TicketGroup:
     Attributes:
         plan_key: the plan's key.
         group_id: stable within the plan: ``plan``, ``source-<source id>`` or ``account-<n>`` (the request's
-            1-based position in the plan), by :class:`~sim_servicenow.mapping.Grouping`.
+            1-based position in the plan), by `Grouping`.
         account_requests: the requests, filtered (ignored attributes removed), in plan order.
         sources: the managed sources of those requests, in order of first appearance.
     """
@@ -125,7 +125,7 @@ class CatalogTicketPayload:
     """A Service Catalog order: one REQ with one RITM per item.
 
     An adapter orders a single item with ``order_now`` (the correlation key travels in the order as the
-    :attr:`correlation_variable`), then writes :attr:`request_fields` and the correlation key to the REQ
+    `correlation_variable`), then writes `request_fields` and the correlation key to the REQ
     (the ServiceNow adapter: ``correlation_id`` and ``correlation_display``). Several items need the cart flow.
 
     Attributes:
@@ -173,12 +173,12 @@ class TableTicketPayload:
 
 
 TicketPayload = CatalogTicketPayload | TableTicketPayload
-"""What :func:`render_ticket_payloads` produces, one per ticket group."""
+"""What `render_ticket_payloads` produces, one per ticket group."""
 
 
 def plan_ticket_groups(plan: ProvisioningPlan, config: IntegrationConfig) -> tuple[TicketGroup, ...]:
     """Split ``plan`` into ticket groups: keep account requests on managed sources that the filters let through,
-    then group them by :attr:`IntegrationConfig.grouping`.
+    then group them by `IntegrationConfig.grouping`.
 
     Deterministic: the same plan and configuration always give the same groups, ids and order. An empty
     result means nothing in the plan becomes a ticket.
@@ -213,7 +213,7 @@ def plan_ticket_groups(plan: ProvisioningPlan, config: IntegrationConfig) -> tup
 def render_ticket_payloads(
     plan: ProvisioningPlan, config: IntegrationConfig, *, attempt: int = 1
 ) -> tuple[TicketPayload, ...]:
-    """The ticket payloads for ``plan``: one per group of :func:`plan_ticket_groups`.
+    """The ticket payloads for ``plan``: one per group of `plan_ticket_groups`.
 
     Raises:
         TemplateError: a template failed; the message names the field and position.
@@ -231,7 +231,7 @@ def render_ticket_payload(
 
     ``$plan.requests`` in the templates lists the group's requests; catalog item variables and ``ritm_*``
     fields see only their own source's requests. The payload carries the correlation key as
-    :attr:`~TableTicketPayload.correlation_key`; the ticketing adapter writes it into the ticket.
+    `correlation_key`; the ticketing adapter writes it into the ticket.
 
     Raises:
         TemplateError: a template failed; the message names the field and position.

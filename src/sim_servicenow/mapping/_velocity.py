@@ -48,7 +48,7 @@ class RenderLimits:
     Attributes:
         max_template_chars: longest template source accepted.
         max_output_chars: longest rendered value. Beyond it, lenient rendering truncates the value (ServiceNow
-            truncates long strings too) and strict rendering raises :class:`~sim_servicenow.errors.TemplateError`.
+            truncates long strings too) and strict rendering raises `TemplateError`.
         max_value_chars: longest string a template may build while it runs (``#set``, ``+``, interpolation).
         max_collection_items: most items a template may put in one list or map.
         max_steps: most evaluation steps (elements, loop iterations, macro calls) one rendering may take.
@@ -662,8 +662,8 @@ _ENGINE = _load_private_airspeed()
 class VelocityTemplate:
     """One compiled Velocity template for one ticket field.
 
-    Compiling checks the syntax (a :class:`~sim_servicenow.errors.TemplateError` names the field, line and
-    column); :meth:`render` evaluates it against plain data within :class:`RenderLimits`.
+    Compiling checks the syntax (a `TemplateError` names the field, line and
+    column); `render` evaluates it against plain data within `RenderLimits`.
     """
 
     __slots__ = ("_compiled", "_literal", "field", "limits", "source")

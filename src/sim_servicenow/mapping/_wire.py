@@ -6,7 +6,7 @@ Models elsewhere in the package are snake_case and wire-agnostic. This module ho
   camelCase of the field, dateutil datetimes in UTC, enums in any case, unknown keys tolerated);
 * small frozen attrs classes for the IdentityNow payloads we read (manual work items, the Provisioning Completed
   event, SIM and SDIM integration definitions);
-* the translations from those payloads to :class:`~sim_servicenow.mapping.ProvisioningPlan`.
+* the translations from those payloads to `ProvisioningPlan`.
 """
 
 from __future__ import annotations
@@ -309,7 +309,7 @@ _CONVERTER = _make_converter()
 
 
 def structure(data: Any, cls: type[Any], *, what: str) -> Any:
-    """Structure SailPoint JSON into ``cls``; a :class:`DecodeError` lists every problem with its wire path."""
+    """Structure SailPoint JSON into ``cls``; a `DecodeError` lists every problem with its wire path."""
     if not isinstance(data, Mapping):
         raise DecodeError(f"not {what}: expected a JSON object, got {type(data).__name__}")
     try:
@@ -407,7 +407,7 @@ def _normalize_account_request(item: Any) -> Any:
 
 
 def plan_from_json(data: Mapping[str, Any]) -> ProvisioningPlan:
-    """See :meth:`ProvisioningPlan.from_json`."""
+    """See `ProvisioningPlan.from_json`."""
     if not isinstance(data, Mapping):
         raise DecodeError(f"not a provisioning plan: expected a JSON object, got {type(data).__name__}")
     plan: ProvisioningPlan = structure(_normalize_plan(data), ProvisioningPlan, what="a provisioning plan")
@@ -415,7 +415,7 @@ def plan_from_json(data: Mapping[str, Any]) -> ProvisioningPlan:
 
 
 def plan_to_json(plan: ProvisioningPlan) -> dict[str, Any]:
-    """See :meth:`ProvisioningPlan.to_json`."""
+    """See `ProvisioningPlan.to_json`."""
     data: dict[str, Any] = unstructure(plan)
     return data
 
@@ -471,7 +471,7 @@ class _WorkItemLine:
 
 
 def plan_from_work_item(data: Mapping[str, Any], *, source_ids: Mapping[str, str] | None) -> ProvisioningPlan:
-    """See :meth:`ProvisioningPlan.from_work_item`."""
+    """See `ProvisioningPlan.from_work_item`."""
     item: WorkItemWire = structure(data, WorkItemWire, what="a work item")
     lines = [
         _WorkItemLine(a.application, a.account, a.name, a.operation, a.value) for a in item.approval_items or ()
@@ -544,7 +544,7 @@ def _ref_data(ref: WireRef | None) -> dict[str, Any] | None:
 
 
 def plan_from_provisioning_event(data: Mapping[str, Any]) -> ProvisioningPlan:
-    """See :meth:`ProvisioningPlan.from_provisioning_event`."""
+    """See `ProvisioningPlan.from_provisioning_event`."""
     event: ProvisioningEventWire = structure(data, ProvisioningEventWire, what="a provisioning event")
     recipient = event.recipient or WireRef()
     arguments = _without_none(

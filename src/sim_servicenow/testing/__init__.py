@@ -1,8 +1,8 @@
 """In-process fakes of IdentityNow, ServiceNow and Jira Service Management, for your tests and ours.
 
 The fakes are WSGI applications with inspectable, lock-protected state. Reach them over loopback with
-:func:`serve` (optionally TLS), or without sockets by mounting a :class:`WSGIAdapter` on a
-:class:`requests.Session`::
+`serve` (optionally TLS), or without sockets by mounting a `WSGIAdapter` on a
+`requests.Session`::
 
     from sim_servicenow.testing import FakeServiceNow, serve
 

@@ -1,7 +1,7 @@
 """Fault injection and request logging shared by every fake.
 
-A fake consults :meth:`Faults.pick` for each request it receives and acts out the chosen
-:class:`Fault` in its own vendor's dialect (error envelope, headers). Standard library only.
+A fake consults `Faults.pick` for each request it receives and acts out the chosen
+`Fault` in its own vendor's dialect (error envelope, headers). Standard library only.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``FakeIdentityNow``: an in-process, stateful fake of the IdentityNow (Identity Security Cloud) APIs the SIM speaks.
 
-It is a WSGI application. Serve it on loopback with :func:`~sim_servicenow.testing.serve` (optionally TLS) or mount
-it on a :class:`requests.Session` with :class:`~sim_servicenow.testing.WSGIAdapter`. It answers:
+It is a WSGI application. Serve it on loopback with `serve` (optionally TLS) or mount
+it on a `requests.Session` with `WSGIAdapter`. It answers:
 
 - ``POST /oauth/token`` (client credentials, form body, multipart form or query string, or HTTP Basic client
   authentication) and ``GET /oauth/info``; bearer JWTs that expire;
@@ -210,7 +210,7 @@ class FakeIdentityNow:
         seed: seed for generated ids and for fault probabilities, for reproducible runs.
 
     Attributes:
-        faults: the fault rules acted out on matching requests (see :class:`~sim_servicenow.testing._faults.Faults`).
+        faults: the fault rules acted out on matching requests (see `Faults`).
         requests: every request received, in order (``Authorization`` and client secrets masked).
         admin: the identity every client acts as unless bound to another one (the personal access token's owner).
     """
@@ -316,7 +316,7 @@ class FakeIdentityNow:
     # -------------------------------------------------------------------------------------- seeding helpers
 
     def add_client(self, client_id: str, client_secret: str, *, identity_id: str | None = None) -> None:
-        """Allow another OAuth client (personal access token), acting as ``identity_id`` (default: :attr:`admin`)."""
+        """Allow another OAuth client (personal access token), acting as ``identity_id`` (default: `admin`)."""
         with self._lock:
             owner = identity_id or self.admin["id"]
             self._require(self._identities, owner, "identity")
@@ -339,8 +339,8 @@ class FakeIdentityNow:
         """Add a source; returns it as ``GET /v3/sources/{id}`` shows it.
 
         ``fields`` override any ``Source`` member, in snake_case or camelCase (``connector_name="Jira"``). The
-        default is a healthy delimited-file source owned by :attr:`admin`. The source also gets a legacy numeric
-        id (``legacy_id=`` to choose it), visible through ``/cc/api/source/list`` and :meth:`legacy_source`.
+        default is a healthy delimited-file source owned by `admin`. The source also gets a legacy numeric
+        id (``legacy_id=`` to choose it), visible through ``/cc/api/source/list`` and `legacy_source`.
         """
         with self._lock:
             stamp = self._stamp()
@@ -535,7 +535,7 @@ class FakeIdentityNow:
     def add_service_desk_integration(self, name: str, **fields: Any) -> dict[str, Any]:
         """Add a service-desk integration (``ServiceDeskIntegrationDto`` members as keywords).
 
-        Defaults: type ``ServiceNowSDIM``, empty attributes, owned by :attr:`admin`. Returns it as
+        Defaults: type ``ServiceNowSDIM``, empty attributes, owned by `admin`. Returns it as
         ``GET /v3/service-desk-integrations/{id}`` shows it.
         """
         body: dict[str, Any] = {
@@ -557,7 +557,7 @@ class FakeIdentityNow:
     def add_sim_integration(self, **fields: Any) -> dict[str, Any]:
         """Add a legacy SIM integration; unspecified members come from SailPoint's example definition.
 
-        Returns it as ``GET /beta/sim-integrations/{id}`` shows it. See :meth:`example_sim_integration`.
+        Returns it as ``GET /beta/sim-integrations/{id}`` shows it. See `example_sim_integration`.
         """
         body = example_sim_integration()
         body.update(_wire_fields(fields))
@@ -609,7 +609,7 @@ class FakeIdentityNow:
     def issue_token(self, client_id: str | None = None) -> str:
         """A valid access token for ``client_id`` (default: the first client), without an HTTP round trip.
 
-        Handy for scripts that call the API with plain :mod:`requests`: ``{"Authorization": f"Bearer {token}"}``.
+        Handy for scripts that call the API with plain `requests`: ``{"Authorization": f"Bearer {token}"}``.
         """
         with self._lock:
             chosen = client_id if client_id is not None else next(iter(self._clients), None)
@@ -648,7 +648,7 @@ class FakeIdentityNow:
             return list(self._forwards.get(work_item_id, ()))
 
     def identities(self) -> list[dict[str, Any]]:
-        """Every identity, :attr:`admin` first."""
+        """Every identity, `admin` first."""
         with self._lock:
             return copy.deepcopy(list(self._identities.values()))
 

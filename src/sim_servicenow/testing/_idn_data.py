@@ -263,7 +263,7 @@ def apply_json_patch(
 ) -> dict[str, Any]:
     """Apply an RFC 6902 patch to a copy of ``document``, atomically.
 
-    ``allowed_ops`` limits the operations (others raise :class:`PatchForbidden`); ``implicit_members`` are
+    ``allowed_ops`` limits the operations (others raise `PatchForbidden`); ``implicit_members`` are
     top-level members that count as present (null) even when absent, as the fields of a server-side DTO do.
     """
     if not isinstance(operations, list):

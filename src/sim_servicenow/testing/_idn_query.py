@@ -52,7 +52,7 @@ class Field:
 
 
 def fields(kind: str = "string", *ops: str) -> Field:
-    """Shorthand for :class:`Field` (``fields("datetime", "eq", "gt")``)."""
+    """Shorthand for `Field` (``fields("datetime", "eq", "gt")``)."""
     return Field(frozenset(ops), kind)
 
 
@@ -61,7 +61,7 @@ class CollectionSpec:
     """What one list endpoint documents: its filterable fields and its sortable fields.
 
     Attributes:
-        filters: field path (dotted) to :class:`Field`.
+        filters: field path (dotted) to `Field`.
         sorters: sortable field paths, each mapped to its kind.
     """
 
@@ -414,7 +414,7 @@ def _text_match(actual: Any, expected: Any, op: str) -> bool:
 
 
 def compile_filter(expression: str | None, spec: CollectionSpec) -> Predicate:
-    """Compile a ``filters`` expression for a collection; a :class:`QueryError` if IdentityNow would refuse it."""
+    """Compile a ``filters`` expression for a collection; a `QueryError` if IdentityNow would refuse it."""
     if expression is None or not expression.strip():
         return lambda _record: True
     return _Parser(expression, spec).parse()

@@ -100,7 +100,7 @@ class Request:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
     def json(self) -> Any:
-        """The body decoded as JSON; an :class:`ApiProblem` (400) when it is not JSON."""
+        """The body decoded as JSON; an `ApiProblem` (400) when it is not JSON."""
         if not self.body.strip():
             raise ApiProblem(400, "The request body is empty; a JSON body is required.")
         try:

@@ -254,8 +254,8 @@ _ANONYMOUS = frozenset({"_server_info"})
 class FakeJira:
     """An in-process Jira Service Management: a WSGI app with inspectable, lock-protected state.
 
-    Serve it with :func:`~sim_servicenow.testing.serve` (loopback HTTP, optionally TLS) or mount it on a
-    :class:`requests.Session` with :func:`~sim_servicenow.testing.mount`::
+    Serve it with `serve` (loopback HTTP, optionally TLS) or mount it on a
+    `requests.Session` with `mount`::
 
         fake = FakeJira()                                  # Cloud; one service desk "SIM", one request type
         with serve(fake) as jira:
@@ -271,18 +271,18 @@ class FakeJira:
 
     Args:
         users: agents who may call the API: login (Cloud: e-mail; Data Center: user name) to API token or password.
-            Default: :attr:`DEFAULT_LOGIN` with :attr:`DEFAULT_API_TOKEN`.
+            Default: `DEFAULT_LOGIN` with `DEFAULT_API_TOKEN`.
         personal_access_tokens: Data Center personal access tokens, token to login (each login must be a user).
         customers: e-mail addresses of portal customers requests may be raised on behalf of (``raiseOnBehalfOf``).
         read_only: logins that may read but not create or change anything (403).
         edition: ``"cloud"`` or ``"data_center"``.
-        project_key: the project key of the default service desk (id :attr:`DEFAULT_SERVICE_DESK_ID`, with
-            request type :attr:`DEFAULT_REQUEST_TYPE_ID` taking ``summary`` and ``description``).
+        project_key: the project key of the default service desk (id `DEFAULT_SERVICE_DESK_ID`, with
+            request type `DEFAULT_REQUEST_TYPE_ID` taking ``summary`` and ``description``).
         statuses: the workflow (every status reachable from every other); requests start in the first ``new`` one.
         resolutions: the resolutions that exist.
-        outcomes: how :meth:`close` and the work policy close a request for each outcome name (default
-            :data:`DEFAULT_OUTCOMES`: ``complete`` -> Resolved/Done, ``rejected`` -> Declined/Declined ...).
-        work_policy: agents working the queue on ``clock``: the :class:`~sim_servicenow.testing.WorkPolicy`
+        outcomes: how `close` and the work policy close a request for each outcome name (default
+            `DEFAULT_OUTCOMES`: ``complete`` -> Resolved/Done, ``rejected`` -> Declined/Declined ...).
+        work_policy: agents working the queue on ``clock``: the `WorkPolicy`
             ``FakeServiceNow`` takes (``start_after``, ``close_after``, weighted ``outcomes``, ``seed``);
             ``None``: requests move only when told.
         clock: the time source (epoch seconds) for timestamps, the work policy and ``search_lag``.
@@ -290,11 +290,11 @@ class FakeJira:
             consistent); ``reconcileIssues`` reads the named issues fresh. Default: no lag.
         max_results_limit: the most issues one search page returns, whatever ``maxResults`` asks.
         captcha_after: Data Center only: after this many failed Basic logins of one user, every Basic request of
-            that user gets 403 with ``X-Authentication-Denied-Reason: CAPTCHA_CHALLENGE`` (see :meth:`solve_captcha`).
+            that user gets 403 with ``X-Authentication-Denied-Reason: CAPTCHA_CHALLENGE`` (see `solve_captcha`).
         seed: seed of the fault dice.
 
     Attributes:
-        faults: the fault rules acted out on matching requests (see :class:`~sim_servicenow.testing._faults.Faults`).
+        faults: the fault rules acted out on matching requests (see `Faults`).
         requests: every request received, in order (``Authorization`` masked).
         work_policy: the work policy in force (may be changed at any time; ``None`` stops it).
         search_lag: the enhanced search's lag in seconds (may be changed at any time).

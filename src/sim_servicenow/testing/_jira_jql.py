@@ -420,7 +420,7 @@ def _canonical_field(name: str) -> str:
 
 
 def parse_jql(jql: str) -> JqlQuery:
-    """Parse ``jql``; raises :class:`JqlError` with Jira's messages. Field names are checked, values are not."""
+    """Parse ``jql``; raises `JqlError` with Jira's messages. Field names are checked, values are not."""
     query = _Parser(jql).parse()
     problems: list[str] = []
     for clause in query.clauses():

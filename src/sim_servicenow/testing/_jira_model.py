@@ -1,6 +1,6 @@
 """The fake Jira's vocabulary: statuses, resolutions, service desks, issues as tests see them, outcomes.
 
-Standard library only. Everything here is immutable; the fake's mutable state lives in :mod:`._jira`.
+Standard library only. Everything here is immutable; the fake's mutable state lives in `._jira`.
 """
 
 from __future__ import annotations
@@ -219,8 +219,8 @@ class JiraOutcome:
     comment: str | None = None
 
 
-#: How the fake closes a request for each outcome of a work policy or :meth:`FakeJira.close`; the outcome names
-#: are :class:`FakeServiceNow`'s, so one work policy drives both fakes.
+#: How the fake closes a request for each outcome of a work policy or `FakeJira.close`; the outcome names
+#: are `FakeServiceNow`'s, so one work policy drives both fakes.
 DEFAULT_OUTCOMES: Mapping[str, JiraOutcome] = MappingProxyType(
     {
         "complete": JiraOutcome("Resolved", "Done"),
@@ -233,7 +233,7 @@ DEFAULT_OUTCOMES: Mapping[str, JiraOutcome] = MappingProxyType(
 
 
 class WorkPolicyLike(Protocol):
-    """What the fake reads from a work policy: :class:`~sim_servicenow.testing.WorkPolicy` (shared with
+    """What the fake reads from a work policy: `WorkPolicy` (shared with
     ``FakeServiceNow``) or anything shaped like it."""
 
     @property

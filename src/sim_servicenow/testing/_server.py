@@ -1,6 +1,6 @@
 """Two ways to reach a WSGI fake: a loopback HTTP/1.1 server in a thread, or a requests adapter.
 
-Standard library and requests only; :func:`serve` with ``tls=True`` also needs ``trustme`` (the
+Standard library and requests only; `serve` with ``tls=True`` also needs ``trustme`` (the
 ``testing`` extra), imported when asked for.
 """
 
@@ -31,7 +31,7 @@ class DropConnection(Exception):
 
 
 def _call_app(app: WSGIApp, environ: dict[str, Any]) -> tuple[int, str, list[tuple[str, str]], bytes]:
-    """Run the WSGI app; return ``(status, reason, headers, body)``. :class:`DropConnection` propagates."""
+    """Run the WSGI app; return ``(status, reason, headers, body)``. `DropConnection` propagates."""
     captured: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[..., Any]:
@@ -147,9 +147,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class ServedApp:
-    """A fake served on loopback: :attr:`url` to point clients at, :attr:`app` to control the fake.
+    """A fake served on loopback: `url` to point clients at, `app` to control the fake.
 
-    With TLS, :attr:`ca_bundle` is the path of a PEM file holding the throwaway CA that signed the
+    With TLS, `ca_bundle` is the path of a PEM file holding the throwaway CA that signed the
     server certificate (pass it as ``verify=`` to requests, pysnc or our clients).
     """
 
@@ -213,7 +213,7 @@ def serve(
 
 
 class WSGIAdapter(requests.adapters.BaseAdapter):
-    """A :mod:`requests` transport adapter that hands requests straight to a WSGI app, without sockets.
+    """A `requests` transport adapter that hands requests straight to a WSGI app, without sockets.
 
     >>> session.mount("https://fake-sn.test/", WSGIAdapter(fake))   # doctest: +SKIP
     """

@@ -1,8 +1,8 @@
 """FakeServiceNow: an in-process ServiceNow instance (Table, Service Catalog, Batch and OAuth APIs).
 
 A WSGI application with lock-protected in-memory state. Serve it on loopback with
-:func:`~sim_servicenow.testing.serve` (``tls=True`` for clients that insist on ``https://``, such as
-pysnc) or mount it on a :class:`requests.Session` with :class:`~sim_servicenow.testing.WSGIAdapter`.
+`serve` (``tls=True`` for clients that insist on ``https://``, such as
+pysnc) or mount it on a `requests.Session` with `WSGIAdapter`.
 Behaviour follows ServiceNow's REST API documentation; the assumptions it makes where the
 documentation is silent are listed in ``docs/testing-servicenow.md``. Standard library only.
 """
@@ -87,7 +87,7 @@ _GATEWAY_PAGE = (
 class WorkPolicy:
     """Fulfilers the fake simulates: tickets are worked and closed on their own, on the fake's clock.
 
-    Evaluated lazily on each request (and on :meth:`FakeServiceNow.tick`); no background thread.
+    Evaluated lazily on each request (and on `FakeServiceNow.tick`); no background thread.
 
     Attributes:
         close_after: seconds after creation at which a ticket is closed.
@@ -176,7 +176,7 @@ class FakeServiceNow:
         clock: seconds since the epoch; timestamps, token expiry and the work policy use it, so tests can
             run on a controlled clock.
         seed: makes generated sys_ids reproducible.
-        work_policy: tickets are worked and closed on their own (see :class:`WorkPolicy`).
+        work_policy: tickets are worked and closed on their own (see `WorkPolicy`).
         invalid_query_returns_no_rows: behave as an instance with ``glide.invalid_query.returns_no_rows``:
             a query with an unknown field returns nothing instead of ignoring the condition.
         batch_item_limit: the Batch API services at most this many requests per call and lists the
@@ -223,7 +223,7 @@ class FakeServiceNow:
         self._seed = seed
         self._initial_policy = work_policy
         self._lock = threading.RLock()
-        #: Fault rules; each request may be hit by one (see :class:`~sim_servicenow.testing.Faults`).
+        #: Fault rules; each request may be hit by one (see `Faults`).
         self.faults = Faults(seed)
         #: Every request received, with the status answered; ``Authorization`` and secrets masked.
         self.requests = RequestLog()
@@ -426,7 +426,7 @@ class FakeServiceNow:
 
     @property
     def work_policy(self) -> WorkPolicy | None:
-        """The :class:`WorkPolicy` in force; set it to schedule every open ticket, ``None`` to stop."""
+        """The `WorkPolicy` in force; set it to schedule every open ticket, ``None`` to stop."""
         return self._policy
 
     @work_policy.setter

@@ -37,7 +37,7 @@ class _Cart:
 
 
 class Catalog:
-    """The ``/api/sn_sc/servicecatalog`` endpoints over a :class:`Store`, with one cart per user."""
+    """The ``/api/sn_sc/servicecatalog`` endpoints over a `Store`, with one cart per user."""
 
     def __init__(self, store: Store) -> None:
         self._store = store

@@ -86,7 +86,7 @@ def parse_condition(text: str) -> Condition | None:
 
 
 def parse_query(text: str) -> EncodedQuery:
-    """Parse an encoded query; unknown parts end up in :attr:`EncodedQuery.unparsed`."""
+    """Parse an encoded query; unknown parts end up in `EncodedQuery.unparsed`."""
     groups: list[tuple[tuple[Condition, ...], ...]] = []
     order_by: list[tuple[str, bool]] = []
     unparsed: list[str] = []

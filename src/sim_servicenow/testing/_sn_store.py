@@ -1,6 +1,6 @@
 """The records of FakeServiceNow: tables, indexes, business rules, rendering and catalog orders.
 
-Not thread-safe by itself: :class:`~sim_servicenow.testing.FakeServiceNow` calls it under its lock.
+Not thread-safe by itself: `FakeServiceNow` calls it under its lock.
 Values are stored as ServiceNow stores them (strings; references as sys_ids); rendering turns them
 into the Table API's JSON shapes. Standard library only.
 """
@@ -378,7 +378,7 @@ class Store:
         exclude_links: bool,
         base_url: str,
     ) -> dict[str, Any]:
-        """A record as the Table API returns it, with the fields of :meth:`compile_fields`."""
+        """A record as the Table API returns it, with the fields of `compile_fields`."""
         result: dict[str, Any] = {}
         for name, path in fields:
             holder, raw = self._walk(record, path)
