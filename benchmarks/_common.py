@@ -8,7 +8,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -46,9 +45,11 @@ from sim_servicenow.mapping import (
 )
 from sim_servicenow.servicenow import ServiceNowClient
 
+#: Where the engine's clock starts; every seeded ticket is due then.
+from sim_servicenow.testing import ManualClock
+
 from ._fakeproc import PASSWORD, ROOT, USER, child_environment
 
-#: Where the engine's clock starts; every seeded ticket is due then.
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 #: The status-check interval of the benchmark integration; a poll round moves the clock past it.
 CHECK_INTERVAL = timedelta(minutes=30)
@@ -57,22 +58,6 @@ TABLE = "incident"
 SOURCE = ManagedSource("2c9180835d2e5168015d32f890ca1581", "Badge System")
 #: The engine's own plan source (``engine.submit``); seeded plans belong to it.
 QUEUE_SOURCE = QueueSource().name
-
-
-class Clock:
-    """The engine's clock, moved by hand between rounds (thread-safe)."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, delta: timedelta) -> None:
-        with self._lock:
-            self._now += delta
 
 
 def make_plan(index: int) -> ProvisioningPlan:
@@ -115,7 +100,7 @@ def servicenow_client(url: str, verify: bool | str) -> ServiceNowClient:
 
 
 def make_engine(
-    config: IntegrationConfig, client: ServiceNowClient, store: StateStore, clock: Clock, *, concurrency: int = 4
+    config: IntegrationConfig, client: ServiceNowClient, store: StateStore, clock: ManualClock, *, concurrency: int = 4
 ) -> IntegrationEngine:
     """The engine over ServiceNow ticketing and its built-in queue (no IdentityNow in these benchmarks)."""
     ticketing = ServiceNowTicketing.from_config(client, config, clock=clock)

@@ -24,11 +24,11 @@ from sim_servicenow.mapping import (
     TableTicketPayload,
     render_ticket_payloads,
 )
+from sim_servicenow.testing import ManualClock
 
 from ._common import (
     START,
     TABLE,
-    Clock,
     interleaved,
     make_engine,
     make_plan,
@@ -104,7 +104,7 @@ def _engine_round(
         batch = _plans(plans, batches)
         store = SqliteStore(directory / f"create-{batch[0].key}.db")
         client = servicenow_client(server.url, server.verify)
-        engine = make_engine(config, client, store, Clock(START), concurrency=concurrency)
+        engine = make_engine(config, client, store, ManualClock(START), concurrency=concurrency)
         for plan in batch:
             engine.queue.put(plan)
         report = None

@@ -13,8 +13,9 @@ import time
 from collections.abc import Sequence
 
 from sim_servicenow.engine import SqliteStore
+from sim_servicenow.testing import ManualClock
 
-from ._common import START, Clock, make_engine, servicenow_client, table_config
+from ._common import START, make_engine, servicenow_client, table_config
 
 
 def peak_rss_kib() -> int:
@@ -45,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     store = SqliteStore(args.store)
     client = servicenow_client(args.url, args.ca_bundle or True)
-    engine = make_engine(table_config(), client, store, Clock(START))
+    engine = make_engine(table_config(), client, store, ManualClock(START))
     before = peak_rss_kib()
     started = time.perf_counter()
     report = engine.run_once()

@@ -40,12 +40,12 @@ from sim_servicenow.engine import (
     TicketStatus,
 )
 from sim_servicenow.mapping import IntegrationConfig
+from sim_servicenow.testing import ManualClock
 
 from ._common import (
     CHECK_INTERVAL,
     START,
     TABLE,
-    Clock,
     correlation_keys,
     interleaved,
     make_engine,
@@ -163,7 +163,7 @@ class _EngineRounds:
         self.tickets = tickets
         self.store = SqliteStore(store_file)
         self.client = servicenow_client(server.url, server.verify)
-        self.clock = Clock(START - CHECK_INTERVAL)
+        self.clock = ManualClock(START - CHECK_INTERVAL)
         self.engine = make_engine(config, self.client, self.store, self.clock)
         self.ticketing = self.engine.ticketing
 

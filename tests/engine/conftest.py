@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -20,35 +19,16 @@ from sim_servicenow.mapping import (
     ServiceNowSettings,
     StatusCheck,
 )
-from sim_servicenow.testing import FakeIdentityNow, FakeServiceNow, ServedApp, serve
+from sim_servicenow.testing import FakeIdentityNow, FakeServiceNow, ManualClock, ServedApp, serve
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
-
-
-class Clock:
-    """A clock the test moves by hand; both fakes and the engine read it."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.now
-
-    def epoch(self) -> float:
-        return self().timestamp()
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self.now += timedelta(**delta)
 
 
 @attrs.define
 class World:
     """Both fakes, served; the managed and unmanaged sources; a config builder."""
 
-    clock: Clock
+    clock: ManualClock
     sn: FakeServiceNow
     idn: FakeIdentityNow
     sn_served: ServedApp
@@ -96,7 +76,7 @@ class World:
 
 @pytest.fixture
 def world() -> Iterator[World]:
-    clock = Clock()
+    clock = ManualClock(START)
     sn = FakeServiceNow(clock=clock.epoch, seed=7)
     idn = FakeIdentityNow(clock=clock.epoch, seed=7)
     badge = idn.add_source("Badge System")

@@ -7,10 +7,9 @@ work them, and the work items are completed or forwarded.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 import attrs
@@ -31,35 +30,16 @@ from sim_servicenow.mapping import (
     StatusMap,
     TicketingSystemKind,
 )
-from sim_servicenow.testing import FakeIdentityNow, FakeJira, ServedApp, WorkPolicy, serve
+from sim_servicenow.testing import FakeIdentityNow, FakeJira, ManualClock, ServedApp, WorkPolicy, serve
 from sim_servicenow.testing._faults import FaultKind
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 ENVIRON = {"JIRA_API_TOKEN": FakeJira.DEFAULT_API_TOKEN, "ISC_CLIENT_SECRET": "fake-client-secret"}
 
 
-class Clock:
-    """One clock for both fakes and the engine, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.now
-
-    def epoch(self) -> float:
-        return self().timestamp()
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self.now += timedelta(**delta)
-
-
 @attrs.define
 class World:
-    clock: Clock
+    clock: ManualClock
     jira: FakeJira
     idn: FakeIdentityNow
     jira_served: ServedApp
@@ -125,7 +105,7 @@ max_check_days = 2
         return issue.key
 
 
-def make_world(jira: FakeJira, clock: Clock) -> Iterator[World]:
+def make_world(jira: FakeJira, clock: ManualClock) -> Iterator[World]:
     idn = FakeIdentityNow(clock=clock.epoch, seed=7)
     badge = idn.add_source("Badge System")
     laptop = idn.add_source("Laptop Fleet")
@@ -136,13 +116,13 @@ def make_world(jira: FakeJira, clock: Clock) -> Iterator[World]:
 
 @pytest.fixture
 def world() -> Iterator[World]:
-    clock = Clock()
+    clock = ManualClock(START)
     yield from make_world(FakeJira(clock=clock.epoch, seed=7), clock)
 
 
 @pytest.fixture
 def dc_world() -> Iterator[World]:
-    clock = Clock()
+    clock = ManualClock(START)
     fake = FakeJira(
         edition="data_center",
         users={"sim-bot": "s3cret"},

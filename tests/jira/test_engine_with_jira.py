@@ -6,7 +6,6 @@ ticketing system differs: work items in, Jira requests out, statuses read, work 
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -22,7 +21,7 @@ from sim_servicenow.engine import IntegrationEngine, MemoryStore, PlanOutcome, P
 from sim_servicenow.http import RetryPolicy
 from sim_servicenow.identitynow import IdentityNowClient
 from sim_servicenow.mapping import ExpiryAction, IntegrationConfig, ManagedSource, StatusCheck
-from sim_servicenow.testing import FakeIdentityNow, ServedApp, serve
+from sim_servicenow.testing import FakeIdentityNow, ManualClock, ServedApp, serve
 from sim_servicenow.testing._faults import FaultKind
 from sim_servicenow.testing._jira import FakeJira
 from sim_servicenow.testing._servicenow import WorkPolicy
@@ -31,28 +30,9 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 RETRY = RetryPolicy(max_attempts=3).without_sleeping()
 
 
-class Clock:
-    """One clock for both fakes and the engine, moved by hand."""
-
-    def __init__(self) -> None:
-        self.now = START
-        self._lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            return self.now
-
-    def epoch(self) -> float:
-        return self().timestamp()
-
-    def advance(self, **delta: float) -> None:
-        with self._lock:
-            self.now += timedelta(**delta)
-
-
 @attrs.define
 class World:
-    clock: Clock
+    clock: ManualClock
     jira: FakeJira
     idn: FakeIdentityNow
     jira_served: ServedApp
@@ -110,7 +90,7 @@ class World:
 
 @pytest.fixture
 def world() -> Iterator[World]:
-    clock = Clock()
+    clock = ManualClock(START)
     jira = FakeJira(clock=clock.epoch, seed=7)
     idn = FakeIdentityNow(clock=clock.epoch, seed=7)
     badge = idn.add_source("Badge System")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._clock import ManualClock
 from ._faults import Fault, FaultKind, Faults, LoggedRequest, RequestLog
 from ._server import DropConnection, ServedApp, WSGIAdapter, mount, serve
 
@@ -66,6 +67,7 @@ __all__ = [
     "JiraServiceDesk",
     "JiraStatus",
     "LoggedRequest",
+    "ManualClock",
     "RequestLog",
     "ServedApp",
     "WSGIAdapter",
