@@ -108,7 +108,8 @@ class ApiError(SimServiceNowError):
             text += f" ({detail})"
         if tracking_id:
             text += f" [tracking id {tracking_id}]"
-        super().__init__(text)
+        # The server's words, kept as sent in the attributes, must not break the message (or a log) into lines.
+        super().__init__(_one_line(text))
 
     @staticmethod
     def class_for_status(status: int) -> type[ApiError]:
@@ -156,6 +157,11 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 }
 
 
+def _one_line(text: str) -> str:
+    """``text`` with control characters (line breaks among them) escaped."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class ValidationProblem:
     """One problem found while validating input: where (a dotted path) and what."""
 
@@ -166,7 +172,9 @@ class ValidationProblem:
         self.message = message
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        # Paths hold the input's own keys: a key with a line break must not break the message into lines.
+        path, message = _one_line(self.path), _one_line(self.message)
+        return f"{path}: {message}" if path else message
 
     def __repr__(self) -> str:
         return f"ValidationProblem(path={self.path!r}, message={self.message!r})"

@@ -37,7 +37,10 @@ class ExitCode(enum.IntEnum):
 
 def exit_code_for(error: BaseException) -> ExitCode:
     """The exit code a command ends with when ``error`` stops it."""
-    if isinstance(error, (ConfigError, StatusMappingError, TemplateError)):
+    from ..engine import StoreFormatError, StoreVersionError  # only when something failed: keeps start-up light
+
+    # A state file that is not ours (or from a newer version) is a configuration error: restarting cannot help.
+    if isinstance(error, (ConfigError, StatusMappingError, TemplateError, StoreFormatError, StoreVersionError)):
         return ExitCode.USAGE
     if isinstance(error, (TransportError, AuthenticationError, ForbiddenError, RateLimitError, ServerError)):
         return ExitCode.UNREACHABLE

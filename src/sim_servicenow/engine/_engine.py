@@ -331,6 +331,7 @@ class IntegrationEngine:
         identitynow_session: requests.Session | None = None,
         jira_session: requests.Session | None = None,
         verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
         retry: RetryPolicy | None = None,
         status_check_from_identitynow: bool = False,
         extra_sources: Sequence[PlanSource] = (),
@@ -357,6 +358,8 @@ class IntegrationEngine:
             identitynow_session: a session for IdentityNow requests.
             jira_session: a session for Jira requests.
             verify: TLS verification for every service: ``True`` or the path of a CA bundle.
+            cert: a client certificate for mutual TLS with ServiceNow and IdentityNow (their token endpoints
+                included): the path of a PEM file holding certificate and key, or ``(certificate, key)`` paths.
             retry: the retry policy of every client.
             status_check_from_identitynow: use the tenant's status-check configuration (interval and maximum
                 days, as SailPoint's SIM does) instead of ``config.status_check``; it is read once, now.
@@ -387,17 +390,19 @@ class IntegrationEngine:
             assert config.servicenow is not None  # ensure_ready() reports it missing
             servicenow = ServiceNowClient(
                 config.servicenow.url,
-                servicenow_auth(config.servicenow, session=servicenow_session, verify=verify),
+                servicenow_auth(config.servicenow, session=servicenow_session, verify=verify, cert=cert),
                 session=servicenow_session,
                 verify=verify,
+                cert=cert,
                 retry=retry,
             )
             ticketing = ServiceNowTicketing.from_config(servicenow, config, clock=options.get("clock", utc_now))
         identitynow = IdentityNowClient(
             config.identitynow.url,
-            identitynow_auth(config.identitynow, session=identitynow_session, verify=verify),
+            identitynow_auth(config.identitynow, session=identitynow_session, verify=verify, cert=cert),
             session=identitynow_session,
             verify=verify,
+            cert=cert,
             retry=retry,
         )
         if status_check_from_identitynow:

@@ -14,6 +14,7 @@ import attrs
 
 from .._errors import ConfigError, StatusMappingError, TemplateError, ValidationProblem
 from ._config import (
+    MAX_CHECK_DAYS,
     ExpiryAction,
     Grouping,
     IdentityNowSettings,
@@ -169,7 +170,7 @@ class _Reader:
             return None
         return value
 
-    def number(self, data: Mapping[str, Any], key: str, path: str) -> float | None:
+    def number(self, data: Mapping[str, Any], key: str, path: str, *, maximum: float = math.inf) -> float | None:
         value = data.get(key)
         if value is None:
             return None
@@ -178,6 +179,9 @@ class _Reader:
                 value = float(value)  # IdentityNow writes its numbers as strings
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
             self.problem(path, f"expected a positive number, got {kind_of(value)}")
+            return None
+        if value > maximum:
+            self.problem(path, f"must be at most {maximum:g}, got {value:g}")
             return None
         return float(value)
 
@@ -500,7 +504,9 @@ def _read_status(reader: _Reader, status: Mapping[str, Any], default_field: str)
                 settings["item_status_map"] = parsed
         else:
             reader.problem("status.item_map", f"expected a table or false, got {kind_of(item_map)}")
-    minutes = reader.number(status, "check_interval_minutes", "status.check_interval_minutes")
+    minutes = reader.number(
+        status, "check_interval_minutes", "status.check_interval_minutes", maximum=MAX_CHECK_DAYS * 1440
+    )
     days = reader.whole_number(status, "max_check_days", "status.max_check_days", minimum=1)
     if minutes is not None or days is not None:
         default = StatusCheck()

@@ -151,7 +151,7 @@ def config_from_sailpoint(
         if isinstance(cluster_ref, Mapping)
         else None
     )
-    put("sailpoint.cluster", cluster, "cluster")
+    put("sailpoint.cluster", cluster, "cluster" if wire.cluster is not None else "clusterRef.id")
 
     attributes = _decode_object_text(wire.attributes)
     if attributes is None:
