@@ -126,7 +126,7 @@ def test_run_stops_gracefully_on_sigterm(served: Served, config: Path) -> None:
         _, err = process.communicate(timeout=20)
 
     assert process.returncode == ExitCode.OK, err
-    assert "SIGTERM received: stopping after the batch in hand" in err
+    assert "SIGTERM received: stopping once the steps under way are recorded" in err
     assert "stopped: 1 ticket(s) raised" in err
     assert len(served.sn.records("sc_request")) == 1
 

@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
         "_run:run_engine",
         "run the integration until stopped",
         "Run the integration: poll IdentityNow's work items, raise tickets, check them, report outcomes.\n"
-        "SIGINT or SIGTERM stops it after the batch in hand; a second one stops it at once.",
+        "SIGINT or SIGTERM stops it once the steps under way are recorded; a second one stops it at once.",
     )
     _config_options(run)
     _ca_bundle_option(run)

@@ -61,7 +61,7 @@ def _graceful_signals(stop: threading.Event) -> Iterator[None]:
         if stop.is_set():
             raise KeyboardInterrupt
         name = signal.Signals(signum).name
-        logger.warning("%s received: stopping after the batch in hand (send it again to stop at once)", name)
+        logger.warning("%s received: stopping once the steps under way are recorded (again: stop at once)", name)
         stop.set()
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -296,7 +296,7 @@ class IntegrationEngine:
         hooks: EngineHooks | None = None,
         worker_id: str | None = None,
         batch_size: int = 500,
-        lease_for: timedelta = timedelta(minutes=5),
+        lease_for: timedelta = timedelta(minutes=1),
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -407,13 +407,13 @@ class IntegrationEngine:
         )
         if status_check_from_identitynow:
             tenant = identitynow.service_desk_integrations.status_check_configuration()
-            config = attrs.evolve(
-                config,
-                status_check=StatusCheck(
-                    interval=timedelta(minutes=tenant.provisioning_status_check_interval_minutes),
-                    max_days=tenant.provisioning_max_status_check_days,
-                ),
+            status_check = StatusCheck.from_identitynow(
+                {
+                    "provisioningStatusCheckIntervalMinutes": tenant.provisioning_status_check_interval_minutes,
+                    "provisioningMaxStatusCheckDays": tenant.provisioning_max_status_check_days,
+                }
             )
+            config = attrs.evolve(config, status_check=status_check)
             logger.info(
                 "status checks every %s for at most %d day(s), from IdentityNow's status-check configuration",
                 config.status_check.interval,

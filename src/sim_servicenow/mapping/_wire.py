@@ -473,9 +473,11 @@ class _WorkItemLine:
 def plan_from_work_item(data: Mapping[str, Any], *, source_ids: Mapping[str, str] | None) -> ProvisioningPlan:
     """See `ProvisioningPlan.from_work_item`."""
     item: WorkItemWire = structure(data, WorkItemWire, what="a work item")
+    # A manual action lists each change twice, as an approval item and as a remediation item: read the approval
+    # items, and the remediation items only when there are none (reading both would ask for every change twice).
     lines = [
         _WorkItemLine(a.application, a.account, a.name, a.operation, a.value) for a in item.approval_items or ()
-    ] + [
+    ] or [
         _WorkItemLine(r.application_name, r.native_identity, r.attribute_name, r.attribute_operation, r.attribute_value)
         for r in item.remediation_items or ()
     ]
