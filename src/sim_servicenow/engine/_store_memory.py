@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,7 @@ from ._store import (
     received_entry,
     utc,
 )
-from ._store_sql import ADD_BATCH
+from ._store_sql import BatchedAdds
 
 __all__ = ["MemoryStore"]
 
@@ -55,7 +55,7 @@ def _detached(record: PlanRecord) -> PlanRecord:
     )
 
 
-class MemoryStore:
+class MemoryStore(BatchedAdds):
     """A `StateStore` in memory: for tests of code that drives the engine, and for demos.
 
     It follows every rule of the SQL stores (leases, versions, the audit trail, JSON-only data, unique
@@ -169,26 +169,6 @@ class MemoryStore:
         )
 
     # ---------------------------------------------------------------------------------------- writing
-
-    def add(
-        self, plan_key: str, plan: Mapping[str, Any], *, source: str = "", now: datetime, due_at: datetime | None = None
-    ) -> bool:
-        """Record a new plan in state RECEIVED; ``False`` if its key was already known."""
-        return self.add_many([NewPlan(plan_key=plan_key, plan=plan, source=source, due_at=due_at)], now=now)[0]
-
-    def add_many(self, plans: Iterable[NewPlan], *, now: datetime) -> list[bool]:
-        """Record several plans; one ``add`` result per plan."""
-        now = utc(now)
-        results: list[bool] = []
-        batch: list[NewPlan] = []
-        for new in plans:
-            batch.append(new)
-            if len(batch) == ADD_BATCH:
-                results += self._add_batch(batch, now)
-                batch = []
-        if batch:
-            results += self._add_batch(batch, now)
-        return results
 
     def _add_batch(self, batch: Sequence[NewPlan], now: datetime) -> list[bool]:
         records = [_detached(new_plan_record(new, now)) for new in batch]

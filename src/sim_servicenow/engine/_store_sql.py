@@ -107,7 +107,34 @@ def _marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-class SqlStore(abc.ABC):
+class BatchedAdds:
+    """``add`` and ``add_many`` in terms of one ``_add_batch`` per `ADD_BATCH` plans, for every store."""
+
+    def _add_batch(self, batch: Sequence[NewPlan], now: datetime) -> list[bool]:
+        raise NotImplementedError
+
+    def add(
+        self, plan_key: str, plan: Mapping[str, Any], *, source: str = "", now: datetime, due_at: datetime | None = None
+    ) -> bool:
+        """Record a new plan in state RECEIVED; ``False`` if its key was already known."""
+        return self.add_many([NewPlan(plan_key=plan_key, plan=plan, source=source, due_at=due_at)], now=now)[0]
+
+    def add_many(self, plans: Iterable[NewPlan], *, now: datetime) -> list[bool]:
+        """Record several plans, `ADD_BATCH` at a time; one ``add`` result per plan."""
+        now = utc(now)
+        results: list[bool] = []
+        batch: list[NewPlan] = []
+        for new in plans:
+            batch.append(new)
+            if len(batch) == ADD_BATCH:
+                results += self._add_batch(batch, now)
+                batch = []
+        if batch:
+            results += self._add_batch(batch, now)
+        return results
+
+
+class SqlStore(BatchedAdds, abc.ABC):
     """The `StateStore` operations in SQL; subclasses connect and spell the dialect's differences."""
 
     _dialect: Dialect
@@ -338,26 +365,6 @@ class SqlStore(abc.ABC):
         )
 
     # ---------------------------------------------------------------------------------------- writing
-
-    def add(
-        self, plan_key: str, plan: Mapping[str, Any], *, source: str = "", now: datetime, due_at: datetime | None = None
-    ) -> bool:
-        """Record a new plan in state RECEIVED; ``False`` if its key was already known."""
-        return self.add_many([NewPlan(plan_key=plan_key, plan=plan, source=source, due_at=due_at)], now=now)[0]
-
-    def add_many(self, plans: Iterable[NewPlan], *, now: datetime) -> list[bool]:
-        """Record several plans, `ADD_BATCH` per transaction; one ``add`` result per plan."""
-        now = utc(now)
-        results: list[bool] = []
-        batch: list[NewPlan] = []
-        for new in plans:
-            batch.append(new)
-            if len(batch) == ADD_BATCH:
-                results += self._add_batch(batch, now)
-                batch = []
-        if batch:
-            results += self._add_batch(batch, now)
-        return results
 
     def _add_batch(self, batch: Sequence[NewPlan], now: datetime) -> list[bool]:
         encoded_now = self._encode_time(now)
